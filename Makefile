@@ -1,0 +1,53 @@
+# Two commands do everything on a fresh Linux machine with Python 3.11 (see README):
+#   make book   set up, execute every chapter once, build the HTML book into _build/html
+#   make test   set up, run the unit tests, build the book (executing every chapter once under
+#               nbmake with a per-notebook budget), then check the rendered pages in headless Chromium
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+BUILD := _build
+# the book sources are copied here and executed in place, so the HTML is built from the executed
+# notebooks without running them a second time, and the committed notebooks stay clean
+SRC := $(BUILD)/src
+NB_BUDGET_S ?= 300
+MATHJAX_VERSION := 3.2.2
+STAMP := $(VENV)/.setup-done
+
+.PHONY: setup book test unit notebooks html browser clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml tools/cpu_torchvision.py Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# CPU torch first: a local wheel if pip knows one, else PyTorch's CPU index (never the CUDA build)
+	$(BIN)/pip install -q --no-index torch==2.13.0 2>/dev/null \
+	  || $(BIN)/pip install -q torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+	$(BIN)/pip install -q -r requirements.txt -e .
+	$(BIN)/python tools/cpu_torchvision.py
+	# MathJax from npm, so math renders offline (the default loads it from a CDN)
+	npm install -s --no-audit --no-fund --prefix .build-tools mathjax@$(MATHJAX_VERSION)
+	touch $@
+
+unit: setup
+	$(BIN)/python -m pytest tests -m "not browser" -q
+
+notebooks: setup
+	rm -rf $(SRC) && mkdir -p $(SRC)
+	cp -r _config.yml _toc.yml book notebooks $(SRC)/
+	$(BIN)/python -m pytest --nbmake --overwrite --nbmake-timeout=$(NB_BUDGET_S) \
+	  -p tools.notebook_budget --notebook-budget=$(NB_BUDGET_S) $(SRC)/notebooks
+
+html: setup
+	$(BIN)/jupyter-book build $(SRC) --path-output $(BUILD) --warningiserror --keep-going -q
+	$(BIN)/python tools/install_mathjax.py .build-tools/node_modules/mathjax $(BUILD)/_build/html
+
+book: notebooks html
+
+browser: setup
+	$(BIN)/python -m pytest tests -m browser -q
+
+test: unit book browser
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,93 @@
+"""Where edgehelpers keeps what it downloads or builds, and how it writes there safely.
+
+Every write goes to a temporary name in the destination folder and is renamed into place, so a
+reader never sees a half-written file; builders of the same artifact take a file lock, so two
+notebooks running at once build it once and both use the result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+CACHE_ENV = "EDGEHELPERS_CACHE"
+
+
+def cache_dir(*parts: str) -> Path:
+    """Return (and create) a folder in the cache: $EDGEHELPERS_CACHE, else ~/.cache/edgehelpers."""
+    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "edgehelpers"
+    path = Path(root).expanduser().joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary file path next to `dest`; rename it onto `dest` only if the block succeeds."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, dest)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_dir(dest: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary folder next to `dest`; move it onto `dest` only if the block succeeds."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent))
+    try:
+        yield tmp
+        if dest.exists():  # another process finished first: keep theirs, the bytes are the same recipe
+            return
+        os.replace(tmp, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def atomic_write_bytes(dest: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to `dest` atomically and return the path."""
+    with atomic_path(dest) as tmp:
+        tmp.write_bytes(data)
+    return Path(dest)
+
+
+def atomic_write_text(dest: str | os.PathLike, text: str) -> Path:
+    """Write UTF-8 `text` to `dest` atomically and return the path."""
+    return atomic_write_bytes(dest, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def file_lock(target: str | os.PathLike, timeout_s: float | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on `<target>.lock` (blocking; raise TimeoutError after `timeout_s`)."""
+    lock_path = Path(f"{os.fspath(target)}.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+") as handle:
+        start = time.monotonic()
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | (fcntl.LOCK_NB if timeout_s is not None else 0))
+                break
+            except BlockingIOError:
+                if time.monotonic() - start > timeout_s:  # type: ignore[operator]
+                    raise TimeoutError(
+                        f"waited {timeout_s:.0f} s for {lock_path}; another process is building it. "
+                        "Wait for it to finish, or delete the lock file if no such process is running."
+                    ) from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
