@@ -10,7 +10,9 @@ BUILD := _build
 # the book sources are copied here and executed in place, so the HTML is built from the executed
 # notebooks without running them a second time, and the committed notebooks stay clean
 SRC := $(BUILD)/src
+HTML := $(BUILD)/html
 NB_BUDGET_S ?= 300
+NB_TOTAL_BUDGET_S ?= 1800
 MATHJAX_VERSION := 3.2.2
 STAMP := $(VENV)/.setup-done
 
@@ -20,9 +22,10 @@ setup: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml tools/cpu_torchvision.py Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	# CPU torch first: a local wheel if pip knows one, else PyTorch's CPU index (never the CUDA build)
-	$(BIN)/pip install -q --no-index torch==2.13.0 2>/dev/null \
-	  || $(BIN)/pip install -q torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+	# CPU torch first, without its dependencies (requirements.txt brings them): a local wheel if pip
+	# knows one (as on the book's CI machine), else PyTorch's CPU index; never PyPI's CUDA build
+	$(BIN)/pip install -q --no-deps --no-index torch==2.13.0 2>/dev/null \
+	  || $(BIN)/pip install -q --no-deps torch==2.13.0+cpu --index-url https://download.pytorch.org/whl/cpu
 	$(BIN)/pip install -q -r requirements.txt -e .
 	$(BIN)/python tools/cpu_torchvision.py
 	# MathJax from npm, so math renders offline (the default loads it from a CDN)
@@ -34,18 +37,27 @@ unit: setup
 
 notebooks: setup
 	rm -rf $(SRC) && mkdir -p $(SRC)
-	cp -r _config.yml _toc.yml book notebooks $(SRC)/
+	cp -r _config.yml _toc.yml book notebooks tools $(SRC)/
+	# each notebook once, in place; fails one that runs over NB_BUDGET_S (a cell over it is stopped
+	# by nbmake) or all together over NB_TOTAL_BUDGET_S; times: table at the end and $(BUILD)/notebook-times.json
 	$(BIN)/python -m pytest --nbmake --overwrite --nbmake-timeout=$(NB_BUDGET_S) \
-	  -p tools.notebook_budget --notebook-budget=$(NB_BUDGET_S) $(SRC)/notebooks
+	  -p tools.notebook_budget --notebook-budget=$(NB_BUDGET_S) \
+	  --notebooks-total-budget=$(NB_TOTAL_BUDGET_S) --notebook-times=$(BUILD)/notebook-times.json \
+	  $(SRC)/notebooks
 
+# jupyter-book writes to <path-output>/_build/html, so "--path-output ." puts the book in $(HTML)
 html: setup
-	$(BIN)/jupyter-book build $(SRC) --path-output $(BUILD) --warningiserror --keep-going -q
-	$(BIN)/python tools/install_mathjax.py .build-tools/node_modules/mathjax $(BUILD)/_build/html
+	rm -rf $(HTML)
+	$(BIN)/jupyter-book build $(SRC) --path-output . --warningiserror --keep-going -q
+	$(BIN)/python tools/install_mathjax.py .build-tools/node_modules/mathjax $(HTML)
+	@echo "The book: $(CURDIR)/$(HTML)/index.html"
 
 book: notebooks html
 
+# headless Chromium over the built book; screenshots in $(BUILD)/screenshots. BOOK_REQUIRE=1 turns
+# "no built book" or "no chromium" into failures instead of skips
 browser: setup
-	$(BIN)/python -m pytest tests -m browser -q
+	BOOK_HTML=$(HTML) BOOK_REQUIRE=1 $(BIN)/python -m pytest tests -m browser -q
 
 test: unit book browser
 

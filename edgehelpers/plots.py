@@ -1,0 +1,189 @@
+"""The book's recurring figures: roofline, scaling with fitted power laws, and Pareto fronts.
+
+Each function returns its matplotlib Figure and never calls `plt.show()`. In a notebook the figure
+shows once at the end of the cell: assign it (`fig = pareto(...)`) or end the line with `;`, since a
+Figure left as the cell's last value is shown a second time. Pass `ax=` to draw into your own axes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .fitting import PowerLaw
+
+FIGSIZE = (6.5, 4.2)  # inches: fills the book's text width without shrinking the labels
+
+
+def _axes(ax: Any) -> tuple[Any, Any]:
+    """Return (figure, axes): the given axes' figure, or a new book-sized figure."""
+    if ax is not None:
+        return ax.figure, ax
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=FIGSIZE, layout="constrained")
+    return fig, ax
+
+
+def _check_points(points: Sequence[tuple[str, float, float]], what: str) -> list[tuple[str, float, float]]:
+    """Points as (label, x, y) with finite numbers, else ValueError."""
+    out = []
+    for point in points:
+        if len(point) != 3:
+            raise ValueError(f"{what} must be (label, x, y) triples, got {point!r}")
+        label, x, y = point
+        x, y = float(x), float(y)
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise ValueError(f"{what} {label!r} has a non-finite value ({x}, {y})")
+        out.append((str(label), x, y))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# roofline
+
+
+def roofline(
+    bandwidth_gbs: float,
+    peaks_gflops: Mapping[str, float],
+    points: Sequence[tuple[str, float, float]] = (),
+    ax: Any = None,
+) -> Any:
+    """Log-log roofline: bandwidth slope, one ceiling per peak, ridge points, measured kernels."""
+    if not bandwidth_gbs > 0:
+        raise ValueError(f"bandwidth_gbs must be > 0 GB/s, got {bandwidth_gbs}")
+    if not peaks_gflops or any(not v > 0 for v in peaks_gflops.values()):
+        raise ValueError("peaks_gflops needs at least one positive peak, e.g. {'FP32 GEMM': 90.0}")
+    pts = _check_points(points, "roofline point")
+    if any(x <= 0 or y <= 0 for _, x, y in pts):
+        raise ValueError("roofline points need positive intensity and GFLOP/s (the axes are logarithmic)")
+    ridges = {name: peak / bandwidth_gbs for name, peak in peaks_gflops.items()}  # FLOP/byte
+    xs = list(ridges.values()) + [x for _, x, _ in pts]
+    x_lo, x_hi = min(xs) / 30, max(xs) * 30
+    fig, ax = _axes(ax)
+    top = max(peaks_gflops.values())
+    grid = np.geomspace(x_lo, max(ridges.values()), 50)
+    ax.loglog(grid, bandwidth_gbs * grid, color="black", lw=2, label=f"memory: {bandwidth_gbs:g} GB/s")
+    highest_first = sorted(peaks_gflops.items(), key=lambda kv: -kv[1])
+    for (name, peak), color in zip(highest_first, _colors(), strict=False):
+        ridge = ridges[name]
+        ax.loglog([ridge, x_hi], [peak, peak], color=color, lw=2, label=f"{name}: {peak:g} GFLOP/s")
+        ax.plot([ridge], [peak], "o", color=color, ms=6)
+        ax.annotate(f"ridge {ridge:.2g} FLOP/B", (ridge, peak), textcoords="offset points", xytext=(4, -12),
+                    fontsize=8, color=color)
+    for label, x, y in pts:
+        ax.plot([x], [y], "D", color="tab:red", ms=6)
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=9)
+    y_lo = min([bandwidth_gbs * x_lo] + [y for _, _, y in pts]) / 2
+    ax.set_xlim(x_lo, x_hi)
+    ax.set_ylim(y_lo, top * 2)
+    ax.set_xlabel("arithmetic intensity (FLOP/byte)")
+    ax.set_ylabel("performance (GFLOP/s)")
+    ax.set_title("Roofline")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def _colors() -> list[str]:
+    """The default colour cycle, repeated."""
+    return ["tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:brown", "tab:cyan"] * 4
+
+
+# ---------------------------------------------------------------------------------------------
+# scaling
+
+
+def scaling(
+    x: Sequence[float],
+    series: Mapping[str, Sequence[float]],
+    *,
+    xlabel: str,
+    ylabel: str,
+    fits: Mapping[str, PowerLaw] | None = None,
+    loglog: bool = True,
+    ax: Any = None,
+) -> Any:
+    """Plot each series against x; fitted power laws dashed, with their exponents in the legend."""
+    xs = np.asarray(x, dtype=float)
+    if not series:
+        raise ValueError("series is empty: pass {'name': [y values...]}")
+    for name, ys in series.items():
+        if len(ys) != xs.size:
+            raise ValueError(f"series {name!r} has {len(ys)} values for {xs.size} x values")
+    if not xlabel or not ylabel:
+        raise ValueError("label both axes with quantity and unit, e.g. ylabel='latency (ms)'")
+    fig, ax = _axes(ax)
+    colors = dict(zip(series, _colors(), strict=False))  # colours repeat after 24 series
+    for name, ys in series.items():
+        ax.plot(xs, np.asarray(ys, dtype=float), "o-", color=colors[name], label=name)
+    lo, hi = xs.min(), xs.max()
+    grid = np.geomspace(lo, hi, 100) if loglog and lo > 0 else np.linspace(lo, hi, 100)
+    for name, law in (fits or {}).items():
+        ax.plot(grid, law(grid), "--", color=colors.get(name, "gray"),
+                label=f"{name} fit ∝ x^{law.exponent:.2f} (R² {law.r2:.2f})")
+    if loglog:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        if xs.size <= 12:  # label the measured x values plainly (128, 256, ...), not as 2×10²
+            from matplotlib.ticker import NullFormatter
+
+            ax.set_xticks(xs, [f"{v:g}" for v in xs])
+            ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Pareto front
+
+
+def pareto_front(points: Sequence[tuple[str, float, float]], higher_is_better: bool = True) -> list[str]:
+    """Labels of the points no other point beats (lower x better; higher y better), by increasing x."""
+    pts = _check_points(points, "Pareto point")
+    sign = 1.0 if higher_is_better else -1.0
+
+    def beats(a: tuple[str, float, float], b: tuple[str, float, float]) -> bool:
+        """a is at least as good as b on both axes and strictly better on one."""
+        ax_, ay, bx, by = a[1], sign * a[2], b[1], sign * b[2]
+        return ax_ <= bx and ay >= by and (ax_ < bx or ay > by)
+
+    front = [p for p in pts if not any(beats(q, p) for q in pts)]
+    return [label for label, _, _ in sorted(front, key=lambda p: (p[1], -sign * p[2]))]
+
+
+def pareto(
+    points: Sequence[tuple[str, float, float]],
+    *,
+    xlabel: str,
+    ylabel: str,
+    higher_is_better: bool = True,
+    ax: Any = None,
+) -> Any:
+    """Scatter (label, x, y) points, lower x better, and draw their Pareto front as a staircase."""
+    pts = _check_points(points, "Pareto point")
+    if not pts:
+        raise ValueError("no points to plot: pass (label, x, y) triples")
+    if not xlabel or not ylabel:
+        raise ValueError("label both axes with quantity and unit, e.g. xlabel='latency (ms)'")
+    front = set(pareto_front(pts, higher_is_better))
+    fig, ax = _axes(ax)
+    for label, x, y in pts:
+        on = label in front
+        ax.plot([x], [y], "o", color="tab:blue" if on else "tab:gray", ms=7 if on else 5)
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    fx = [(x, y) for label, x, y in pts if label in front]
+    fx.sort()
+    ax.step([p[0] for p in fx], [p[1] for p in fx], where="post", color="tab:blue", lw=1.5,
+            label="Pareto front")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig

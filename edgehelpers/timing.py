@@ -1,0 +1,368 @@
+"""Latency measured the book's way: warm-up, many timed runs, percentiles, variants interleaved.
+
+The protocol (see DESIGN.md): warm up, then time enough runs for a stable p95 with
+`time.perf_counter_ns`; report p50, p95 and mean with the thread count; compare variants
+interleaved in one run, so drift of the machine (heat, a neighbour's job) hits them all alike,
+and quote ratios rather than absolute numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# looked up at call time, so tests can swap in a fake clock
+_now_ns: Callable[[], int] = time.perf_counter_ns
+
+
+# ---------------------------------------------------------------------------------------------
+# threads
+
+
+def _check_threads(n: int) -> int:
+    """Return `n` if it is a usable thread count, else raise an error that says what to pass."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"threads must be an int, got {type(n).__name__} {n!r}")
+    cores = os.cpu_count() or 1
+    if not 1 <= n <= cores:
+        raise ValueError(
+            f"threads={n} is not possible on this machine: pass a number from 1 to {cores} "
+            "(os.cpu_count()); 1 thread stands in for one phone core"
+        )
+    return int(n)
+
+
+@contextlib.contextmanager
+def threads(n: int) -> Iterator[int]:
+    """Run the block with torch using `n` intra-op threads; restore the previous count on exit."""
+    n = _check_threads(n)
+    import torch  # only here: the other helpers of this module must not need torch
+
+    # Only intra-op threads: torch allows setting inter-op threads once per process, before any
+    # parallel work, and never back, and eager batch-1 inference does not use them anyway.
+    # ONNX Runtime and LiteRT fix their threads when the session/interpreter is created.
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        torch.set_num_threads(before)
+
+
+_use_threads = threads  # `latency(threads=...)` shadows the name inside the functions below
+
+
+# ---------------------------------------------------------------------------------------------
+# statistics
+
+
+def _decimals(value_ms: float) -> int:
+    """Decimals that give about three significant digits for a latency in ms."""
+    if value_ms >= 100:
+        return 0
+    if value_ms >= 10:
+        return 1
+    if value_ms >= 1:
+        return 2
+    return 3
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Latency samples of one variant and their summary (all in milliseconds)."""
+
+    samples_ms: tuple[float, ...] = field(repr=False)  # thousands of them: keep repr readable
+    n: int
+    p50_ms: float
+    p95_ms: float
+    mean_ms: float
+    std_ms: float
+    min_ms: float
+    threads: int | None = None
+
+    @classmethod
+    def from_samples(cls, samples_ms: Sequence[float], threads: int | None = None) -> LatencyStats:
+        """Summarise latency samples given in milliseconds."""
+        arr = np.asarray(samples_ms, dtype=float).ravel()
+        if arr.size == 0:
+            raise ValueError("no latency samples: time at least one run")
+        if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+            raise ValueError("latency samples must be finite and non-negative milliseconds")
+        return cls(
+            samples_ms=tuple(arr.tolist()),
+            n=int(arr.size),
+            p50_ms=float(np.percentile(arr, 50)),
+            p95_ms=float(np.percentile(arr, 95)),
+            mean_ms=float(arr.mean()),
+            std_ms=float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
+            min_ms=float(arr.min()),
+            threads=threads,
+        )
+
+    def percentile(self, q: float) -> float:
+        """The q-th percentile of the samples in ms (q from 0 to 100, linear interpolation)."""
+        if not 0 <= q <= 100:
+            raise ValueError(f"percentile q must be between 0 and 100 (e.g. 99 for p99), got {q}")
+        return float(np.percentile(np.asarray(self.samples_ms), q))
+
+    def __str__(self) -> str:
+        d = _decimals(self.p50_ms)
+        who = "" if self.threads is None else f", {self.threads} thread{'s' * (self.threads != 1)}"
+        return (
+            f"p50 {self.p50_ms:.{d}f} ms  p95 {self.p95_ms:.{d}f} ms  "
+            f"mean {self.mean_ms:.{d}f} ± {self.std_ms:.{d}f} ms  (n={self.n}{who})"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# timing loops
+
+
+def _check_loop_args(warmup: int, runs: int | None, min_runs: int, budget_s: float, max_runs: int) -> None:
+    """Raise ValueError for loop settings that cannot give a measurement."""
+    if warmup < 0:
+        raise ValueError(f"warmup must be >= 0 runs, got {warmup}")
+    if runs is not None and runs < 1:
+        raise ValueError(f"runs must be >= 1 (or None to run for budget_s), got {runs}")
+    if min_runs < 1:
+        raise ValueError(f"min_runs must be >= 1, got {min_runs}")
+    if not budget_s > 0:
+        raise ValueError(f"budget_s must be > 0 seconds, got {budget_s}")
+    if max_runs < min_runs:
+        raise ValueError(f"max_runs ({max_runs}) must be >= min_runs ({min_runs})")
+
+
+def _keep_going(
+    done: int, started_ns: int, runs: int | None, min_runs: int, budget_s: float, max_runs: int
+) -> bool:
+    """Whether to time another run: exactly `runs`, else until the budget is spent and min_runs done."""
+    if runs is not None:
+        return done < runs
+    if done >= max_runs:
+        return False
+    return done < min_runs or (_now_ns() - started_ns) < budget_s * 1e9
+
+
+def latency(
+    fn: Callable[[], object],
+    *,
+    warmup: int = 3,
+    runs: int | None = None,
+    min_runs: int = 10,
+    budget_s: float = 2.0,
+    max_runs: int = 10_000,
+    threads: int | None = None,
+) -> LatencyStats:
+    """Time `fn()`: `warmup` untimed calls, then `runs` calls, or calls until budget_s and min_runs.
+
+    `threads` sets torch's thread count for the run; ONNX Runtime and LiteRT take theirs when the
+    session or interpreter is created (`intra_op_num_threads`, `num_threads`).
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be a callable taking no arguments, got {type(fn).__name__}; "
+                        "wrap a model and its inputs with as_callable(model, inputs)")
+    _check_loop_args(warmup, runs, min_runs, budget_s, max_runs)
+    scope = _use_threads(threads) if threads is not None else contextlib.nullcontext()
+    with scope:
+        for _ in range(warmup):
+            fn()
+        samples: list[int] = []
+        started = _now_ns()
+        while _keep_going(len(samples), started, runs, min_runs, budget_s, max_runs):
+            t0 = _now_ns()
+            fn()
+            samples.append(_now_ns() - t0)
+    return LatencyStats.from_samples([s / 1e6 for s in samples], threads=threads)
+
+
+def compare_latency(
+    fns: Mapping[str, Callable[[], object]],
+    *,
+    warmup: int = 3,
+    rounds: int | None = None,
+    min_rounds: int = 10,
+    budget_s: float = 4.0,
+    max_rounds: int = 10_000,
+    threads: int | None = None,
+) -> dict[str, LatencyStats]:
+    """Time several variants interleaved: one call of each per round, the order rotated each round."""
+    names = list(fns)
+    if not names:
+        raise ValueError("compare_latency needs at least one variant: {'name': fn, ...}")
+    for name in names:
+        if not callable(fns[name]):
+            raise TypeError(f"variant {name!r} is a {type(fns[name]).__name__}, not a callable; "
+                            "wrap models with as_callable(model, inputs)")
+    _check_loop_args(warmup, rounds, min_rounds, budget_s, max_rounds)
+    samples: dict[str, list[int]] = {name: [] for name in names}
+    scope = _use_threads(threads) if threads is not None else contextlib.nullcontext()
+    with scope:
+        for _ in range(warmup):
+            for name in names:
+                fns[name]()
+        done, started = 0, _now_ns()
+        while _keep_going(done, started, rounds, min_rounds, budget_s, max_rounds):
+            shift = done % len(names)  # rotate, so no variant always runs right after the same one
+            for name in names[shift:] + names[:shift]:
+                t0 = _now_ns()
+                fns[name]()
+                samples[name].append(_now_ns() - t0)
+            done += 1
+    return {name: LatencyStats.from_samples([s / 1e6 for s in samples[name]], threads) for name in names}
+
+
+def throughput(fn: Callable[[], object], items_per_call: int, **latency_kwargs: Any) -> float:
+    """Items per second from the median latency of `fn()`, which processes `items_per_call` items."""
+    if items_per_call < 1:
+        raise ValueError(f"items_per_call must be >= 1 (e.g. the batch size), got {items_per_call}")
+    stats = latency(fn, **latency_kwargs)
+    if stats.p50_ms <= 0:
+        raise ValueError("the call is faster than the clock can resolve: give it more work per call")
+    return items_per_call / (stats.p50_ms / 1e3)
+
+
+# ---------------------------------------------------------------------------------------------
+# adapters: models of each runtime as a zero-argument callable
+
+
+def _bind(fn: Callable[..., object], inputs: Any) -> Callable[[], object]:
+    """Bind inputs to fn: a mapping as keywords, a tuple/list as positionals, else one argument."""
+    if inputs is None:
+        return fn
+    if isinstance(inputs, Mapping):
+        return functools.partial(fn, **dict(inputs))
+    if isinstance(inputs, (tuple, list)):
+        return functools.partial(fn, *inputs)
+    return functools.partial(fn, inputs)
+
+
+def _is_torch_module(obj: Any) -> bool:
+    """Whether obj is a torch.nn.Module (without importing torch if nobody has)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)
+
+
+def _is_ort_session(obj: Any) -> bool:
+    """Duck-typed check for an onnxruntime.InferenceSession."""
+    return all(hasattr(obj, a) for a in ("run", "get_inputs", "get_outputs"))
+
+
+def _is_litert_interpreter(obj: Any) -> bool:
+    """Duck-typed check for an ai_edge_litert (or TFLite) Interpreter."""
+    return all(hasattr(obj, a) for a in ("get_input_details", "set_tensor", "invoke", "get_tensor"))
+
+
+def _torch_callable(model: Any, inputs: Any) -> Callable[[], object]:
+    """Call a torch module on `inputs` under inference_mode (no autograd bookkeeping)."""
+    import torch
+
+    call = _bind(model, inputs)
+
+    def run() -> object:
+        with torch.inference_mode():
+            return call()
+
+    return run
+
+
+def _ort_callable(sess: Any, inputs: Any) -> Callable[[], object]:
+    """Call an ONNX Runtime session on a dict of numpy arrays keyed by input name."""
+    if not isinstance(inputs, Mapping):
+        raise TypeError("an onnxruntime session needs inputs as a dict {input name: numpy array}; "
+                        f"its inputs are {[i.name for i in sess.get_inputs()]}")
+    feed = {name: np.asarray(value) for name, value in inputs.items()}  # converted once, not per call
+    expected = [i.name for i in sess.get_inputs()]
+    missing = [n for n in expected if n not in feed]
+    extra = [n for n in feed if n not in expected]
+    if missing or extra:
+        raise ValueError(f"inputs do not match the ONNX model: missing {missing}, unexpected {extra}; "
+                         f"the model takes {expected}")
+    return functools.partial(sess.run, None, feed)
+
+
+def _litert_callable(interp: Any, inputs: Any) -> Callable[[], object]:
+    """Call a LiteRT interpreter: set every input tensor, invoke, read every output tensor."""
+    details = interp.get_input_details()
+    if isinstance(inputs, Mapping):
+        names = [d["name"] for d in details]
+        unknown = [k for k in inputs if k not in names]
+        if unknown or len(inputs) != len(details):
+            raise ValueError(f"inputs do not match the LiteRT model: got {list(inputs)}, it takes {names} "
+                             "(or pass a list in that order)")
+        arrays = [np.asarray(inputs[d["name"]]) for d in details]
+    elif isinstance(inputs, (list, tuple)):
+        if len(inputs) != len(details):
+            raise ValueError(f"the LiteRT model takes {len(details)} inputs "
+                             f"({[d['name'] for d in details]}), got {len(inputs)}")
+        arrays = [np.asarray(a) for a in inputs]
+    else:
+        raise TypeError("a LiteRT interpreter needs inputs as a dict {name: array} or a list in "
+                        "get_input_details() order")
+    for d, arr in zip(details, arrays, strict=True):
+        if arr.dtype != d["dtype"]:
+            raise ValueError(f"LiteRT input {d['name']!r} expects {np.dtype(d['dtype'])}, got {arr.dtype}: "
+                             f"cast it with .astype(np.{np.dtype(d['dtype'])})")
+        if tuple(arr.shape) != tuple(d["shape"]):
+            interp.resize_tensor_input(d["index"], list(arr.shape))
+    interp.allocate_tensors()  # needed before the first set_tensor and after any resize; cheap otherwise
+    out_idx = [d["index"] for d in interp.get_output_details()]
+    pairs = [(d["index"], arr) for d, arr in zip(details, arrays, strict=True)]
+
+    def run() -> list[np.ndarray]:
+        for index, arr in pairs:
+            interp.set_tensor(index, arr)  # each call, as an app would feed a new input
+        interp.invoke()
+        return [interp.get_tensor(i) for i in out_idx]
+
+    return run
+
+
+def as_callable(obj: Any, inputs: Any = None) -> Callable[[], object]:
+    """Wrap a torch module, ONNX Runtime session, LiteRT interpreter or callable as `fn()` on `inputs`."""
+    if _is_torch_module(obj):
+        return _torch_callable(obj, inputs)
+    if _is_ort_session(obj):
+        return _ort_callable(obj, inputs)
+    if _is_litert_interpreter(obj):
+        return _litert_callable(obj, inputs)
+    if callable(obj):
+        return _bind(obj, inputs)
+    raise TypeError(
+        f"cannot time a {type(obj).__module__}.{type(obj).__name__}: pass a torch.nn.Module, an "
+        "onnxruntime.InferenceSession, an ai_edge_litert Interpreter or a callable"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# reporting
+
+
+def latency_table(results: Mapping[str, LatencyStats], baseline: str | None = None) -> str:
+    """A fixed-width table of results; with `baseline`, a speed-up column (baseline p50 / p50)."""
+    if not results:
+        raise ValueError("no results to tabulate")
+    if baseline is not None and baseline not in results:
+        raise KeyError(f"baseline {baseline!r} is not among the variants {list(results)}")
+    width = max(7, *(len(name) for name in results))
+    header = f"{'variant':<{width}}  {'p50 ms':>9}  {'p95 ms':>9}  {'mean ms':>9}  {'n':>6}  {'threads':>7}"
+    if baseline is not None:
+        header += f"  {'speed-up':>8}"
+    lines = [header, "-" * len(header)]
+    for name, s in results.items():
+        d = _decimals(min(s.p50_ms, s.mean_ms))
+        row = (f"{name:<{width}}  {s.p50_ms:>9.{d}f}  {s.p95_ms:>9.{d}f}  {s.mean_ms:>9.{d}f}  "
+               f"{s.n:>6}  {'-' if s.threads is None else s.threads:>7}")
+        if baseline is not None:
+            ratio = results[baseline].p50_ms / s.p50_ms if s.p50_ms > 0 else math.inf
+            row += f"  {ratio:>7.2f}x"
+        lines.append(row)
+    return "\n".join(lines)

@@ -1,0 +1,98 @@
+"""Atomic cache writes and the file lock (in one process and across two)."""
+
+import multiprocessing as mp
+import time
+
+import pytest
+
+from edgehelpers.cache import atomic_dir, atomic_path, atomic_write_text, cache_dir, file_lock
+
+
+def test_cache_dir_uses_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGEHELPERS_CACHE", str(tmp_path))
+    path = cache_dir("models", "teacher")
+    assert path == tmp_path / "models" / "teacher" and path.is_dir()
+
+
+def test_atomic_path_leaves_no_partial_file(tmp_path):
+    dest = tmp_path / "model.onnx"
+    dest.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(dest) as tmp:
+            tmp.write_text("half of a new fi")
+            raise RuntimeError("export crashed")
+    assert dest.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+
+
+def test_atomic_path_and_write_text_replace_on_success(tmp_path):
+    dest = tmp_path / "sub" / "a.txt"
+    with atomic_path(dest) as tmp:
+        assert tmp.parent == dest.parent and tmp != dest
+        tmp.write_text("new")
+    assert dest.read_text() == "new"
+    assert atomic_write_text(dest, "newer") == dest and dest.read_text() == "newer"
+    assert [p.name for p in dest.parent.iterdir()] == ["a.txt"]
+
+
+def test_atomic_dir(tmp_path):
+    dest = tmp_path / "model"
+    with pytest.raises(RuntimeError):
+        with atomic_dir(dest) as tmp:
+            (tmp / "w.bin").write_bytes(b"1")
+            raise RuntimeError("crash")
+    assert list(tmp_path.iterdir()) == []
+    with atomic_dir(dest) as tmp:
+        (tmp / "w.bin").write_bytes(b"1")
+    assert (dest / "w.bin").read_bytes() == b"1"
+    with atomic_dir(dest) as tmp:  # someone else finished first: theirs is kept
+        (tmp / "w.bin").write_bytes(b"2")
+    assert (dest / "w.bin").read_bytes() == b"1" and [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
+def _hold_lock(target: str, ready, release) -> None:
+    with file_lock(target):
+        ready.set()
+        release.wait(10)
+
+
+def test_file_lock_times_out_while_another_process_holds_it(tmp_path):
+    ctx = mp.get_context("fork")
+    ready, release = ctx.Event(), ctx.Event()
+    target = str(tmp_path / "teacher")
+    holder = ctx.Process(target=_hold_lock, args=(target, ready, release))
+    holder.start()
+    try:
+        assert ready.wait(10)
+        start = time.monotonic()
+        with pytest.raises(TimeoutError, match="teacher.lock"):
+            with file_lock(target, timeout_s=0.3):
+                pass
+        assert time.monotonic() - start < 3
+    finally:
+        release.set()
+        holder.join(10)
+    with file_lock(target, timeout_s=1):  # free again once the holder is done
+        pass
+
+
+def _increment(path: str, times: int) -> None:
+    from pathlib import Path
+
+    for _ in range(times):
+        with file_lock(path):
+            value = int(Path(path).read_text())
+            atomic_write_text(path, str(value + 1))
+
+
+def test_two_processes_under_the_lock_lose_no_update(tmp_path):
+    counter = tmp_path / "counter.txt"
+    counter.write_text("0")
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=_increment, args=(str(counter), 50)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+        assert p.exitcode == 0
+    assert counter.read_text() == "100"

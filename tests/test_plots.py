@@ -1,0 +1,96 @@
+"""Roofline, scaling and Pareto figures, and the Pareto front itself."""
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from edgehelpers import plots  # noqa: E402
+from edgehelpers.fitting import power_law_fit  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def _texts(ax):
+    return [t.get_text() for t in ax.texts]
+
+
+def test_roofline():
+    fig = plots.roofline(19.0, {"FP32 GEMM": 88.0, "INT8 GEMM": 160.0}, [("MiniLM b=1", 2.0, 30.0)])
+    ax = fig.axes[0]
+    assert "FLOP/byte" in ax.get_xlabel() and "GFLOP/s" in ax.get_ylabel()
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("19 GB/s" in t for t in legend) and any("INT8 GEMM" in t for t in legend)
+    texts = _texts(ax)
+    assert "MiniLM b=1" in texts and f"ridge {88 / 19:.2g} FLOP/B" in texts
+    lo, hi = ax.get_xlim()
+    assert lo < 2.0 < hi and lo < 160 / 19 < hi
+
+
+def test_roofline_draws_into_given_axes():
+    fig, (a, b) = plt.subplots(1, 2)
+    assert plots.roofline(10.0, {"FP32": 50.0}, ax=b) is fig and b.get_xlabel() and not a.get_xlabel()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [(0.0, {"FP32": 50.0}), (10.0, {}), (10.0, {"FP32": -1.0}), (10.0, {"FP32": 5.0}, [("bad", 0.0, 1.0)])],
+)
+def test_roofline_rejects_bad_input(args):
+    with pytest.raises(ValueError):
+        plots.roofline(*args)
+
+
+def test_scaling_with_fit_in_legend():
+    x = [128, 256, 512, 1024]
+    naive = [1.0, 4.0, 16.0, 64.0]
+    fig = plots.scaling(x, {"naive": naive, "sdpa": [1.0, 2.0, 4.0, 8.0]}, xlabel="sequence length (tokens)",
+                        ylabel="latency (ms)", fits={"naive": power_law_fit(x, naive)})
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "sequence length (tokens)" and ax.get_ylabel() == "latency (ms)"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("x^2.00" in t for t in legend)
+    assert len(ax.lines) == 3 and ax.lines[2].get_linestyle() == "--"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["128", "256", "512", "1024"]
+
+
+def test_scaling_rejects_bad_input():
+    with pytest.raises(ValueError, match="3 values for 2"):
+        plots.scaling([1, 2], {"a": [1, 2, 3]}, xlabel="x (s)", ylabel="y (s)")
+    with pytest.raises(ValueError, match="label"):
+        plots.scaling([1, 2], {"a": [1, 2]}, xlabel="", ylabel="y (s)")
+
+
+POINTS = [("fp32", 20.0, 0.90), ("int8", 10.0, 0.89), ("int8-bad", 10.0, 0.80),
+          ("slow", 30.0, 0.85), ("tiny", 5.0, 0.70)]
+
+
+def test_pareto_front():
+    assert plots.pareto_front(POINTS) == ["tiny", "int8", "fp32"]
+    # lower y better (e.g. error rate): the cheapest with the lowest error wins
+    assert plots.pareto_front([("a", 1, 5), ("b", 2, 3), ("c", 3, 4)], higher_is_better=False) == ["a", "b"]
+    assert plots.pareto_front([("a", 1, 1), ("b", 1, 1)]) == ["a", "b"]  # equal points both stay
+    assert plots.pareto_front([]) == []
+    with pytest.raises(ValueError, match="non-finite"):
+        plots.pareto_front([("a", math.nan, 1)])
+    with pytest.raises(ValueError, match="triples"):
+        plots.pareto_front([("a", 1)])  # type: ignore[list-item]
+
+
+def test_pareto_figure():
+    fig = plots.pareto(POINTS, xlabel="latency p50 (ms)", ylabel="accuracy")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "latency p50 (ms)" and ax.get_ylabel() == "accuracy"
+    assert set(_texts(ax)) == {p[0] for p in POINTS}
+    front = [line for line in ax.lines if line.get_label() == "Pareto front"]
+    assert len(front) == 1 and list(front[0].get_xdata()) == [5.0, 10.0, 20.0]
+    with pytest.raises(ValueError, match="no points"):
+        plots.pareto([], xlabel="x", ylabel="y")

@@ -1,0 +1,326 @@
+"""Latency statistics, interleaved comparisons, thread control and the runtime adapters."""
+
+import base64
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from edgehelpers import timing
+from edgehelpers.timing import LatencyStats, as_callable, compare_latency, latency, latency_table, throughput
+
+
+class FakeClock:
+    """A clock that moves only when a fake workload says so (ns)."""
+
+    def __init__(self) -> None:
+        self.now = 0
+
+    def __call__(self) -> int:
+        return self.now
+
+    def work(self, ms: float):
+        """A zero-argument fn that 'takes' `ms` milliseconds."""
+        def fn() -> None:
+            self.now += int(ms * 1e6)
+        return fn
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = FakeClock()
+    monkeypatch.setattr(timing, "_now_ns", fake)
+    return fake
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def test_stats_from_known_durations(clock):
+    durations = iter([100.0, 100.0, 1.0, 2.0, 3.0, 4.0, 5.0])  # two warm-up calls, then five timed
+
+    def fn():
+        clock.now += int(next(durations) * 1e6)
+
+    s = latency(fn, warmup=2, runs=5)
+    assert s.samples_ms == (1.0, 2.0, 3.0, 4.0, 5.0)  # warm-up excluded
+    assert (s.n, s.p50_ms, s.mean_ms, s.min_ms) == (5, 3.0, 3.0, 1.0)
+    assert s.p95_ms == pytest.approx(4.8)
+    assert s.std_ms == pytest.approx(np.std([1, 2, 3, 4, 5], ddof=1))
+    assert s.threads is None
+
+
+def test_budget_loop_stops_after_budget_and_min_runs(clock):
+    assert latency(clock.work(100), warmup=0, budget_s=1.0, min_runs=3).n == 10
+    assert latency(clock.work(100), warmup=0, budget_s=1.0, min_runs=20).n == 20
+    assert latency(clock.work(100), warmup=0, budget_s=1.0, min_runs=4, max_runs=5).n == 5
+
+
+def test_real_clock_with_sleep_has_loose_bounds():
+    s = latency(lambda: time.sleep(0.002), warmup=1, runs=5)
+    assert 2.0 <= s.p50_ms < 100 and s.min_ms >= 2.0 and s.n == 5
+
+
+def test_str_format():
+    s = LatencyStats.from_samples([12.0, 12.4, 12.6], threads=1)
+    assert str(s) == "p50 12.4 ms  p95 12.6 ms  mean 12.3 ± 0.3 ms  (n=3, 1 thread)"
+    assert str(LatencyStats.from_samples([0.5], threads=4)).endswith("(n=1, 4 threads)")
+    assert str(LatencyStats.from_samples([0.5])).endswith("(n=1)")
+
+
+def test_percentile():
+    s = LatencyStats.from_samples([5.0, 1.0, 3.0])
+    assert (s.percentile(0), s.percentile(50), s.percentile(100)) == (1.0, 3.0, 5.0)
+    for bad in (-1, 100.5):
+        with pytest.raises(ValueError, match="between 0 and 100"):
+            s.percentile(bad)
+
+
+def test_stats_reject_bad_samples():
+    with pytest.raises(ValueError, match="no latency samples"):
+        LatencyStats.from_samples([])
+    with pytest.raises(ValueError, match="finite"):
+        LatencyStats.from_samples([1.0, float("nan")])
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"warmup": -1}, "warmup"),
+        ({"runs": 0}, "runs"),
+        ({"budget_s": 0}, "budget_s"),
+        ({"min_runs": 0}, "min_runs"),
+        ({"min_runs": 10, "max_runs": 5}, "max_runs"),
+    ],
+)
+def test_latency_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        latency(lambda: None, **kwargs)
+
+
+def test_latency_rejects_non_callable():
+    with pytest.raises(TypeError, match="as_callable"):
+        latency(42)  # type: ignore[arg-type]
+
+
+def test_throughput_from_median(clock):
+    assert throughput(clock.work(10), items_per_call=8, warmup=0, runs=5) == pytest.approx(800.0)
+    with pytest.raises(ValueError, match="items_per_call"):
+        throughput(clock.work(10), items_per_call=0)
+
+
+# ---------------------------------------------------------------- interleaving
+
+
+def test_compare_rotates_order_each_round(clock):
+    calls: list[str] = []
+    fns = {name: (lambda n=name: calls.append(n)) for name in "abc"}
+    compare_latency(fns, warmup=1, rounds=3)
+    assert calls == list("abc" "abc" "bca" "cab")  # warm-up, then rounds 0, 1, 2
+
+
+def test_compare_spreads_drift_over_all_variants(clock):
+    # the machine slows down steadily (heat); two identical variants must come out equal, which
+    # timing one after the other (all of A, then all of B) would not give
+    def slowing():
+        clock.now += 1_000_000 + clock.now // 100
+
+    res = compare_latency({"A": slowing, "B": slowing}, warmup=0, rounds=40)
+    assert res["A"].n == res["B"].n == 40
+    assert res["A"].mean_ms == pytest.approx(res["B"].mean_ms, rel=0.02)
+    seq_a, seq_b = latency(slowing, warmup=0, runs=40), latency(slowing, warmup=0, runs=40)
+    assert seq_b.mean_ms > 1.3 * seq_a.mean_ms  # the drift is real: sequential timing is unfair
+
+
+def test_compare_measures_each_variant(clock):
+    fns = {"fast": clock.work(1), "slow": clock.work(4)}
+    res = compare_latency(fns, warmup=0, budget_s=0.5, min_rounds=3)
+    assert res["fast"].p50_ms == 1.0 and res["slow"].p50_ms == 4.0
+    assert res["fast"].n == res["slow"].n == 100  # 5 ms per round until 0.5 s
+
+
+def test_compare_rejects_bad_input():
+    with pytest.raises(ValueError, match="at least one"):
+        compare_latency({})
+    with pytest.raises(TypeError, match="'x'"):
+        compare_latency({"x": 3})  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match="runs"):
+        compare_latency({"x": lambda: None}, rounds=0)
+
+
+# ---------------------------------------------------------------- threads
+
+
+def test_threads_set_and_restored_even_on_exception():
+    torch = pytest.importorskip("torch")
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("needs 2 cores to tell 1 thread from the default")
+    torch.set_num_threads(2)
+    with pytest.raises(RuntimeError, match="boom"):
+        with timing.threads(1):
+            assert torch.get_num_threads() == 1
+            raise RuntimeError("boom")
+    assert torch.get_num_threads() == 2
+
+
+def test_latency_runs_under_thread_count():
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(os.cpu_count() or 1)
+    seen = []
+    s = latency(lambda: seen.append(torch.get_num_threads()), warmup=1, runs=3, threads=1)
+    assert seen == [1, 1, 1, 1] and s.threads == 1
+    res = compare_latency({"a": lambda: seen.append(torch.get_num_threads())}, warmup=0, rounds=2, threads=1)
+    assert res["a"].threads == 1 and seen[-2:] == [1, 1]
+    assert torch.get_num_threads() == (os.cpu_count() or 1)
+
+
+@pytest.mark.parametrize("bad", [0, -1, (os.cpu_count() or 1) + 1])
+def test_threads_rejects_impossible_counts(bad):
+    with pytest.raises(ValueError, match="from 1 to"):
+        with timing.threads(bad):
+            pass
+
+
+@pytest.mark.parametrize("bad", [True, 1.5, "2"])
+def test_threads_rejects_non_integers(bad):
+    with pytest.raises(TypeError, match="int"):
+        with timing.threads(bad):
+            pass
+
+
+# ---------------------------------------------------------------- adapters
+
+
+def test_as_callable_torch_module():
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Linear(4, 3).eval()
+    x = torch.randn(2, 4)
+    out = as_callable(model, x)()
+    assert torch.equal(out, model(x).detach()) and torch.is_inference(out)
+    assert torch.equal(as_callable(model, (x,))(), out)
+    assert torch.equal(as_callable(model, {"input": x})(), out)
+
+
+def _onnx_add_one():
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "one"], ["y"])],
+        "add_one",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 3])],
+        [helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def test_as_callable_onnxruntime_session():
+    sess = _onnx_add_one()
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    (y,) = as_callable(sess, {"x": x})()
+    np.testing.assert_array_equal(y, x + 1)
+    with pytest.raises(ValueError, match="missing \\['x'\\]"):
+        as_callable(sess, {"input_ids": x})
+    with pytest.raises(TypeError, match="dict"):
+        as_callable(sess, x)
+
+
+# a 1 kB LiteRT model of Linear(4, 2) with weight = arange(8).reshape(2, 4), bias = [0.5, -1],
+# converted once with litert-torch (embedded so the test needs no converter)
+TINY_TFLITE_B64 = (
+    "HAAAAFRGTDMUACAABAAIAAwAEAAUAAAAGAAcABQAAAADAAAAQAAAADQAAABMAQAADAAAALgAAAA0"
+    "AAAABwAAAKgDAACkAwAAFAMAAKQCAACYAwAACAEAAMgAAAABAAAAPAEAAAEAAADgAQAAAQAAABAA"
+    "AAAAAAoAEAAMAAgABAAKAAAADAAAABwAAAAgAAAADwAAAHNlcnZpbmdfZGVmYXVsdAABAAAAFAAA"
+    "AAEAAAAoAAAACAAMAAgABAAIAAAAAwAAAAQAAAAIAAAAb3V0cHV0XzAAAAAAgv3//wQAAAAGAAAA"
+    "YXJnc18wAAACAAAASAAAAAQAAADI////CAAAAAYAAAAXAAAAa2VlcF9zdGFibGVobG9fY29uc3Rh"
+    "bnQAyv3//wQAAAAEAAAAdHJ1ZQgADAAEAAgACAAAAAgAAAAFAAAAEwAAAG1pbl9ydW50aW1lX3Zl"
+    "cnNpb24ABv7//wQAAAAQAAAAMi4wLjAAAAAAAAAAAAAAAA8AAABNTElSIENvbnZlcnRlZC4AAAAO"
+    "ABgABAAIAAwAEAAUAA4AAAA4AAAALAAAACAAAAAUAAAABAAAAAQAAABtYWluAAAAAAEAAAA4AAAA"
+    "AQAAAAMAAAABAAAAAAAAAAQAAADEAQAAJAEAAMAAAABwAAAAAAAOABYAAAAIAAwABwAQAA4AAAAA"
+    "AAAIKAAAABwAAAAQAAAAAAAKAAgAAAAAAAcACgAAAAAAAAEBAAAAAwAAAAMAAAAAAAAAAQAAAAIA"
+    "AAAMABAACwAAAAwABAAMAAAACQAAAAAAAAkFAAAAzv7//wAAAAE0AAAABAAAAAgAAAA0AAAAHwAA"
+    "AHNlcnZpbmdfZGVmYXVsdF9vdXRwdXRfMF9vdXRwdXQAAgAAAAEAAAACAAAAvP7//xr///8AAAAB"
+    "OAAAAAMAAAAIAAAANAAAACAAAAB0b3JjaC5ubi5tb2R1bGVzLmxpbmVhci5MaW5lYXI7MQAAAAAB"
+    "AAAAAgAAAAj///+a////BAAAAAgAAAAAAAA/AACAv3r///8AAAABNAAAAAIAAAAIAAAAOAAAAB8A"
+    "AAB0b3JjaC5ubi5tb2R1bGVzLmxpbmVhci5MaW5lYXI7AAIAAAACAAAABAAAAAQABgAEAAAAAAAG"
+    "AAgABAAGAAAABAAAACAAAAAAAAAAAACAPwAAAEAAAEBAAACAQAAAoEAAAMBAAADgQAAAFgAYAAgA"
+    "AAAMABAAFAAAAAAAAAAHABYAAAAAAAABLAAAAAEAAAAIAAAALAAAABYAAABzZXJ2aW5nX2RlZmF1"
+    "bHRfYXJnc18wAAACAAAAAQAAAAQAAAD8////BAAEAAQAAAA="
+)
+
+
+def _litert_interpreter(tmp_path):
+    pytest.importorskip("ai_edge_litert")
+    from ai_edge_litert.interpreter import Interpreter
+
+    path = tmp_path / "tiny.tflite"
+    path.write_bytes(base64.b64decode(TINY_TFLITE_B64))
+    return Interpreter(model_path=str(path))
+
+
+def test_as_callable_litert_interpreter(tmp_path):
+    interp = _litert_interpreter(tmp_path)
+    x = np.array([[1.0, 2.0, 3.0, 4.0]], dtype=np.float32)
+    expected = x @ np.arange(8, dtype=np.float32).reshape(2, 4).T + np.array([0.5, -1.0], dtype=np.float32)
+    (y,) = as_callable(interp, [x])()
+    np.testing.assert_allclose(y, expected, rtol=1e-6)
+    name = interp.get_input_details()[0]["name"]
+    (y2,) = as_callable(interp, {name: 2 * x})()
+    np.testing.assert_allclose(y2, 2 * expected - [0.5, -1.0], rtol=1e-6)  # W(2x) + b = 2(Wx + b) - b
+    with pytest.raises(ValueError, match="float32"):
+        as_callable(interp, [x.astype(np.float64)])
+    with pytest.raises(ValueError, match="takes"):
+        as_callable(interp, {"nope": x})
+    with pytest.raises(TypeError, match="list"):
+        as_callable(interp, x)
+
+
+def test_as_callable_plain_callable():
+    def add(a, b=10):
+        return a + b
+
+    assert as_callable(lambda: 7)() == 7
+    assert as_callable(add, (1, 2))() == 3
+    assert as_callable(add, {"a": 1, "b": 5})() == 6
+    assert as_callable(add, 1)() == 11
+
+
+@pytest.mark.parametrize("garbage", [42, "model.onnx", None, object()])
+def test_as_callable_rejects_garbage(garbage):
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        as_callable(garbage, None)
+
+
+# ---------------------------------------------------------------- table
+
+
+def test_latency_table_speed_up():
+    res = {"fp32": LatencyStats.from_samples([10.0, 10.0], threads=1),
+           "int8": LatencyStats.from_samples([5.0, 5.0], threads=1)}
+    table = latency_table(res, baseline="fp32")
+    header, rule, fp32, int8 = table.splitlines()
+    assert "variant" in header and "p95 ms" in header and "speed-up" in header
+    assert set(rule) == {"-"}
+    assert fp32.startswith("fp32") and fp32.endswith("1.00x")
+    assert int8.startswith("int8") and int8.endswith("2.00x") and " 5.00 " in int8
+    assert len({len(line) for line in (header, fp32, int8)}) == 1  # fixed width
+    assert "speed-up" not in latency_table(res)
+    with pytest.raises(KeyError, match="fp16"):
+        latency_table(res, baseline="fp16")
+    with pytest.raises(ValueError):
+        latency_table({})
+
+
+def test_importing_helpers_does_not_import_torch():
+    code = ("import sys, edgehelpers, edgehelpers.timing, edgehelpers.machine, edgehelpers.size, "
+            "edgehelpers.accuracy, edgehelpers.fitting, edgehelpers.ledger, edgehelpers.memory; "
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
