@@ -66,17 +66,18 @@ def roofline(
     fig, ax = _axes(ax)
     top = max(peaks_gflops.values())
     grid = np.geomspace(x_lo, max(ridges.values()), 50)
-    ax.loglog(grid, bandwidth_gbs * grid, color="black", lw=2, label=f"memory: {bandwidth_gbs:g} GB/s")
+    ax.loglog(grid, bandwidth_gbs * grid, color="black", lw=2, label=f"memory: {bandwidth_gbs:.3g} GB/s")
     highest_first = sorted(peaks_gflops.items(), key=lambda kv: -kv[1])
     for (name, peak), color in zip(highest_first, _colors(), strict=False):
         ridge = ridges[name]
-        ax.loglog([ridge, x_hi], [peak, peak], color=color, lw=2, label=f"{name}: {peak:g} GFLOP/s")
+        ax.loglog([ridge, x_hi], [peak, peak], color=color, lw=2, label=f"{name}: {peak:.3g} GFLOP/s")
         ax.plot([ridge], [peak], "o", color=color, ms=6)
         ax.annotate(f"ridge {ridge:.2g} FLOP/B", (ridge, peak), textcoords="offset points", xytext=(4, -12),
                     fontsize=8, color=color)
-    for label, x, y in pts:
+    for i, (label, x, y) in enumerate(sorted(pts, key=lambda p: p[1])):
         ax.plot([x], [y], "D", color="tab:red", ms=6)
-        ax.annotate(label, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=9)
+        # alternate labels above and below, so neighbouring points don't print over each other
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(5, 6 if i % 2 == 0 else -14), fontsize=9)
     y_lo = min([bandwidth_gbs * x_lo] + [y for _, _, y in pts]) / 2
     ax.set_xlim(x_lo, x_hi)
     ax.set_ylim(y_lo, top * 2)

@@ -1,0 +1,1 @@
+"""Build and test tools for the book (run from the repository root)."""
