@@ -16,11 +16,11 @@ NB_TOTAL_BUDGET_S ?= 1800
 MATHJAX_VERSION := 3.2.2
 STAMP := $(VENV)/.setup-done
 
-.PHONY: setup book test unit notebooks html browser clean
+.PHONY: setup book test unit notebooks html browser clean lock
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml tools/cpu_torchvision.py Makefile
+$(STAMP): requirements.txt constraints.txt pyproject.toml tools/cpu_torchvision.py Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# CPU torch first, without its dependencies (requirements.txt brings them): a local wheel if pip
 	# knows one (as on the book's CI machine), else PyTorch's CPU index; never PyPI's CUDA build
@@ -63,3 +63,8 @@ test: unit book browser
 
 clean:
 	rm -rf $(BUILD)
+
+# re-pin every transitive package after a change to requirements.txt (run `make setup` first)
+lock: setup
+	{ sed -n '1,3p' constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^edgehelpers'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
