@@ -37,6 +37,7 @@ def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; a shared cache must be readable
         os.replace(tmp_path, dest)
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -52,9 +53,17 @@ def atomic_dir(dest: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         if dest.exists():  # another process finished first: keep theirs, the bytes are the same recipe
             return
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a shared cache must be readable
         os.replace(tmp, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _umask() -> int:
+    """The process's file-creation mask (reading it means setting it, so set it straight back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(dest: str | os.PathLike, data: bytes) -> Path:

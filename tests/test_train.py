@@ -1,0 +1,101 @@
+"""edgehelpers.train: a tiny random BERT learns a separable toy task; predictions keep their order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from edgehelpers.data import TextData  # noqa: E402
+from edgehelpers.models import minilm_path  # noqa: E402
+from edgehelpers.train import evaluate, fine_tune, predict_logits  # noqa: E402
+
+FILLERS = ["the market opened", "a new report says", "officials said on monday", "in the city today",
+           "experts warn that", "after the meeting", "sources confirm", "late on friday"]
+
+
+def toy_data(n: int, seed: int = 0) -> TextData:
+    """Headline-like texts whose class is decided by one keyword (apple vs cricket)."""
+    rng = np.random.default_rng(seed)
+    labels = [i % 2 for i in range(n)]
+    texts = [f"{FILLERS[rng.integers(len(FILLERS))]} {('apple', 'cricket')[y]} "
+             f"{' '.join(rng.choice(FILLERS, size=rng.integers(0, 3)))}" for y in labels]
+    return TextData(texts, labels, ["tech", "sports"], "toy", "train")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run fastest on one thread, and can't oversubscribe a shared CI machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return transformers.AutoTokenizer.from_pretrained(minilm_path(), local_files_only=True)
+
+
+def tiny_model(tokenizer, num_labels: int = 2, seed: int = 0):
+    """A 2-layer, 32-wide BERT classifier with random weights and the MiniLM vocabulary."""
+    torch.manual_seed(seed)
+    config = transformers.BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2,
+                                     num_attention_heads=2, intermediate_size=64,
+                                     max_position_embeddings=64, num_labels=num_labels)
+    return transformers.BertForSequenceClassification(config)
+
+
+def test_tiny_bert_learns_a_separable_task(tokenizer) -> None:
+    model = tiny_model(tokenizer)
+    losses = fine_tune(model, tokenizer, toy_data(64), epochs=10, batch_size=16, lr=5e-3,
+                       max_length=32, seed=0, progress=False)
+    assert len(losses) == 10 * 4
+    assert np.mean(losses[-4:]) < 0.5 * np.mean(losses[:4])
+    acc = evaluate(model, tokenizer, toy_data(64, seed=1), max_length=32)
+    assert acc.n == 64 and acc.value > 0.9  # chance is 0.5
+    assert not model.training
+
+
+def test_fine_tune_is_deterministic(tokenizer) -> None:
+    runs = []
+    for _ in range(2):
+        model = tiny_model(tokenizer)
+        runs.append(fine_tune(model, tokenizer, toy_data(32), epochs=1, batch_size=8, lr=1e-3,
+                              max_length=32, seed=3, progress=False))
+    assert runs[0] == runs[1]
+
+
+def test_loss_fn_hook_gets_texts(tokenizer) -> None:
+    seen: list[int] = []
+
+    def loss_fn(logits, labels, texts):
+        seen.append(len(texts))
+        assert logits.shape == (len(texts), 2) and labels.shape == (len(texts),)
+        return torch.nn.functional.cross_entropy(logits, labels)
+
+    fine_tune(tiny_model(tokenizer), tokenizer, toy_data(20), epochs=1, batch_size=8, lr=1e-3,
+              max_length=32, seed=0, progress=False, loss_fn=loss_fn)
+    assert sorted(seen) == [4, 8, 8]
+
+
+def test_predict_logits_keeps_the_order_of_texts(tokenizer) -> None:
+    model = tiny_model(tokenizer, num_labels=3)
+    texts = ["short", "a much longer headline with many more words in it than the others",
+             "medium length headline here", "x", "another fairly long headline about the markets"]
+    batched = predict_logits(model, tokenizer, texts, batch_size=2)
+    one_by_one = np.concatenate([predict_logits(model, tokenizer, [t], batch_size=1) for t in texts])
+    assert batched.shape == (5, 3) and batched.dtype == np.float32
+    np.testing.assert_allclose(batched, one_by_one, atol=1e-5)
+    assert predict_logits(model, tokenizer, []).shape == (0, 3)
+
+
+def test_empty_data_is_an_error(tokenizer) -> None:
+    empty = TextData([], [], ["a", "b"], "toy", "train")
+    with pytest.raises(ValueError, match="nothing to train"):
+        fine_tune(tiny_model(tokenizer), tokenizer, empty, epochs=1, batch_size=8, lr=1e-3,
+                  max_length=32, seed=0, progress=False)
+    with pytest.raises(ValueError, match="nothing to evaluate"):
+        evaluate(tiny_model(tokenizer), tokenizer, empty)
