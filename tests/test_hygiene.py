@@ -123,6 +123,9 @@ def test_first_code_cell_is_colab_setup(nb_path):
         f"{nb_path.name}: the Colab set-up cell names {sorted(urls)}, but _config.yml's repository.url "
         f"is {_repo_url()}"
     )
+    assert "remove-cell" in cells[0].get("metadata", {}).get("tags", []), (
+        f"{nb_path.name}: tag the Colab set-up cell 'remove-cell' (it is for Colab, not for the rendered page)"
+    )
 
 
 @pytest.mark.parametrize("nb_path", CHAPTERS, ids=_ids(CHAPTERS))
