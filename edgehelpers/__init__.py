@@ -10,6 +10,8 @@ Modules are imported on demand, so ``import edgehelpers`` stays light (it never 
 - ``fitting``: power-law fits for scaling plots
 - ``ledger``: the JSON results ledger every chapter appends to
 - ``plots``: roofline, scaling and Pareto figures
+- ``onnx_export``, ``onnxrt``: checked ONNX export; ORT sessions, logits and embeddings over many texts
+- ``quant``: the book's INT8 and n-bit weight recipes, and a fake quantizer matching them for QAT
 - ``cache``, ``deps``: atomic cache writes, optional dependencies
 
 Use ``from edgehelpers import timing`` or ``from edgehelpers.timing import latency``.

@@ -24,8 +24,9 @@ DEFAULT_LIBS: tuple[str, ...] = (
     "numpy",
 )
 
-# the instruction-set extensions that decide which fast kernels a CPU gets (VNNI: INT8 dot products)
-ISA_FLAGS: tuple[str, ...] = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx")
+# the instruction-set extensions that decide which fast kernels a CPU gets (VNNI: INT8 dot products;
+# avx512_bf16 and AMX: bfloat16 matrix maths)
+ISA_FLAGS: tuple[str, ...] = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx")
 
 _CPUINFO = Path("/proc/cpuinfo")
 

@@ -1,0 +1,70 @@
+"""ONNX Runtime sessions with fixed threads, and logits over many texts with little padding."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def session(path: str | Path, threads: int = 1, *, disabled_optimizers: Sequence[str] = ()) -> Any:
+    """A CPU InferenceSession of `path` using `threads` intra-op threads (one inter-op thread)."""
+    import onnxruntime as ort
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no ONNX model at {path}: export or quantize it first")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only: ORT's warnings about unused initializers are noise here
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"],
+                                disabled_optimizers=list(disabled_optimizers))
+
+
+def fixed_inputs(tokenizer: Any, seq_len: int, batch: int = 1, text: str = "a headline") -> dict[str, np.ndarray]:
+    """int64 ids and mask of `batch` rows padded to exactly `seq_len` tokens: the benchmark input."""
+    enc = tokenizer([text] * batch, padding="max_length", truncation=True, max_length=seq_len, return_tensors="np")
+    return {"input_ids": enc["input_ids"].astype(np.int64), "attention_mask": enc["attention_mask"].astype(np.int64)}
+
+
+def _run_batched(sess: Any, tokenizer: Any, texts: Sequence[str], batch_size: int, max_length: int,
+                 reduce: Any) -> np.ndarray:
+    """reduce(outputs, mask) of every length-sorted batch, put back in the order of `texts`."""
+    if len(texts) == 0:
+        raise ValueError("no texts to run: pass at least one")
+    enc = tokenizer(list(texts), truncation=True, max_length=max_length)
+    order = sorted(range(len(texts)), key=lambda i: len(enc["input_ids"][i]))
+    wanted = {i.name for i in sess.get_inputs()}
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    parts, rows = [], []
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        width = max(len(enc["input_ids"][i]) for i in batch)
+        ids = np.array([enc["input_ids"][i] + [pad_id] * (width - len(enc["input_ids"][i])) for i in batch])
+        mask = (np.arange(width)[None, :] < np.array([len(enc["input_ids"][i]) for i in batch])[:, None])
+        feed = {"input_ids": ids.astype(np.int64), "attention_mask": mask.astype(np.int64),
+                "token_type_ids": np.zeros_like(ids, dtype=np.int64)}
+        parts.append(reduce(sess.run(None, {k: v for k, v in feed.items() if k in wanted}), mask))
+        rows += batch
+    out = np.empty((len(texts),) + parts[0].shape[1:], dtype=parts[0].dtype)
+    out[rows] = np.concatenate(parts)
+    return out
+
+
+def onnx_logits(sess: Any, tokenizer: Any, texts: Sequence[str], *, batch_size: int = 64,
+                max_length: int = 64) -> np.ndarray:
+    """The first output (logits) of `sess` for every text, in the order of `texts`."""
+    return _run_batched(sess, tokenizer, texts, batch_size, max_length, lambda outs, mask: outs[0])
+
+
+def onnx_embeddings(sess: Any, tokenizer: Any, texts: Sequence[str], *, batch_size: int = 64,
+                    max_length: int = 128) -> np.ndarray:
+    """Mean-pooled, L2-normalised sentence embeddings from an encoder's token states (output 0)."""
+    def mean_pool(outs: list[np.ndarray], mask: np.ndarray) -> np.ndarray:
+        weights = mask[..., None].astype(np.float32)
+        pooled = (outs[0] * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+
+    return _run_batched(sess, tokenizer, texts, batch_size, max_length, mean_pool)

@@ -1,0 +1,98 @@
+"""The book's quantization recipes for ONNX models, and a fake quantizer that matches one of them.
+
+- `int8_dynamic`: ONNX Runtime dynamic INT8 with per-channel weights: the recipe later chapters reuse.
+- `weight_only`: ONNX Runtime's block-wise n-bit weight-only MatMulNBits (2, 4 or 8 bits).
+- `fake_quantize_blockwise` / `BlockwiseFakeQuant`: the exact grid of `weight_only(symmetric)`, in
+  PyTorch and differentiable (straight-through), for quantization-aware training.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from edgehelpers.cache import atomic_path
+
+
+def int8_dynamic(src: str | Path, dst: str | Path, *, per_channel: bool = True,
+                 exclude_nodes: Iterable[str] = ()) -> Path:
+    """Dynamic INT8 (int8 weights, uint8 activations scaled at run time) of every MatMul/Gather."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    dst = Path(dst)
+    with atomic_path(dst) as tmp, _quiet(""):
+        quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8, per_channel=per_channel,
+                         nodes_to_exclude=list(exclude_nodes))
+    return dst
+
+
+def weight_only(src: str | Path, dst: str | Path, *, bits: int = 4, block_size: int = 32,
+                nodes: Iterable[str] | None = None, accuracy_level: int = 4) -> Path:
+    """Symmetric block-wise `bits`-bit weights for the MatMuls in `nodes` (all when None).
+
+    accuracy_level=4 lets the kernel quantize activations to int8 and use integer dot products.
+    """
+    import onnx
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    if bits not in (2, 4, 8):
+        raise ValueError(f"bits must be 2, 4 or 8 (what MatMulNBits stores), not {bits}")
+    dst = Path(dst)
+    with _quiet("onnxruntime.quantization.matmul_nbits_quantizer"):
+        quantizer = MatMulNBitsQuantizer(onnx.load(str(src)), bits=bits, block_size=block_size, is_symmetric=True,
+                                         accuracy_level=accuracy_level,
+                                         nodes_to_include=None if nodes is None else list(nodes))
+        quantizer.process()
+        with atomic_path(dst) as tmp:
+            quantizer.model.save_model_to_file(str(tmp), use_external_data_format=False)
+    return dst
+
+
+def fake_quantize_blockwise(weight: torch.Tensor, bits: int, block_size: int) -> torch.Tensor:
+    """`weight` (out, in) rounded to MatMulNBits' symmetric grid in blocks along `in`; straight-through.
+
+    Per block, the weight of largest magnitude maps to -2^(bits-1); the others round to the nearest step.
+    """
+    out_features, in_features = weight.shape
+    pad = (-in_features) % block_size
+    w = F.pad(weight, (0, pad)).reshape(out_features, -1, block_size)
+    extreme = w.gather(-1, w.abs().argmax(dim=-1, keepdim=True))  # signed value of largest |w|
+    half = 2 ** (bits - 1)
+    scale = extreme / -half
+    scale = scale.masked_fill(scale == 0, 1.0)  # an all-zero block stays zero
+    q = (w / scale).round().clamp(-half, half - 1)
+    dequantized = (q * scale).reshape(out_features, -1)[:, :in_features]
+    return weight + (dequantized - weight).detach()  # forward: quantized; backward: identity
+
+
+class BlockwiseFakeQuant(torch.nn.Module):
+    """A torch parametrization: register it on a Linear's weight to train through the quantizer."""
+
+    def __init__(self, bits: int, block_size: int) -> None:
+        super().__init__()
+        self.bits, self.block_size = bits, block_size
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        return fake_quantize_blockwise(weight, self.bits, self.block_size)
+
+    def extra_repr(self) -> str:
+        return f"bits={self.bits}, block_size={self.block_size}"
+
+
+class _quiet:
+    """Silence one logger below ERROR for a block (ORT's quantizers log every node at INFO)."""
+
+    def __init__(self, name: str) -> None:
+        self.logger = logging.getLogger(name)  # "" is the root logger
+
+    def __enter__(self) -> None:
+        self.level = self.logger.level
+        self.logger.setLevel(logging.ERROR)
+
+    def __exit__(self, *exc: object) -> None:
+        self.logger.setLevel(self.level)

@@ -1,0 +1,150 @@
+"""edgehelpers.onnx_export, onnxrt and quant on a tiny random BERT: exports are checked, recipes
+shrink files, and the PyTorch fake quantizer reproduces ONNX Runtime's MatMulNBits grid exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+from edgehelpers.models import minilm_path  # noqa: E402
+from edgehelpers.onnx_export import ExportMismatchError, check_logits, export_onnx, linear_node_names  # noqa: E402
+from edgehelpers.onnxrt import fixed_inputs, onnx_embeddings, onnx_logits, session  # noqa: E402
+from edgehelpers.quant import BlockwiseFakeQuant, fake_quantize_blockwise, int8_dynamic, weight_only  # noqa: E402
+
+TEXTS = ["rain expected in pune", "cricket team wins the final", "new phone launched today",
+         "markets fall after the budget", "a", "elections announced for the state assembly next month"]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return transformers.AutoTokenizer.from_pretrained(minilm_path(), local_files_only=True)
+
+
+@pytest.fixture(scope="module")
+def tiny(tokenizer, tmp_path_factory):
+    """A 2-layer random BERT classifier and its checked ONNX export."""
+    torch.manual_seed(0)
+    config = transformers.BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=64, num_hidden_layers=2,
+                                     num_attention_heads=2, intermediate_size=128, num_labels=3)
+    model = transformers.BertForSequenceClassification(config).eval()
+    path = export_onnx(model, tokenizer, tmp_path_factory.mktemp("onnx") / "tiny.onnx")
+    return model, path
+
+
+def _matmul_model(weight: np.ndarray) -> onnx.ModelProto:
+    """y = x @ weight, with the weight as an initializer (what MatMulNBits quantizes)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    k, n = weight.shape
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["y"], name="mm")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["m", k])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["m", n])],
+                              [numpy_helper.from_array(weight, "W")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+
+
+def test_export_reproduces_pytorch_and_names_linears(tiny, tokenizer):
+    model, path = tiny
+    assert check_logits(model, tokenizer, path) < 1e-4
+    names = linear_node_names(path)
+    assert "classifier" in names.values()
+    assert sum(".attention.self.query" in m for m in names.values()) == 2  # one per layer
+
+
+def test_check_logits_refuses_a_file_that_no_longer_matches(tiny, tokenizer):
+    model, path = tiny
+    changed = transformers.BertForSequenceClassification(model.config).eval()  # other random weights
+    with pytest.raises(ExportMismatchError, match="differ from PyTorch"):
+        check_logits(changed, tokenizer, path)
+
+
+def test_onnx_logits_keep_the_order_of_the_texts(tiny, tokenizer):
+    model, path = tiny
+    sess = session(path, threads=1)
+    batched = onnx_logits(sess, tokenizer, TEXTS, batch_size=4)
+    one_by_one = np.concatenate([onnx_logits(sess, tokenizer, [t]) for t in TEXTS])
+    np.testing.assert_allclose(batched, one_by_one, atol=1e-4)  # padding is masked, order restored
+    with pytest.raises(ValueError, match="no texts"):
+        onnx_logits(sess, tokenizer, [])
+
+
+def test_session_says_what_to_do_about_a_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="export or quantize it first"):
+        session(tmp_path / "nothing.onnx")
+
+
+def test_fixed_inputs_pad_to_the_benchmark_length(tokenizer):
+    feed = fixed_inputs(tokenizer, 128, batch=2)
+    assert feed["input_ids"].shape == (2, 128) and feed["input_ids"].dtype == np.int64
+    assert feed["attention_mask"].sum() < 2 * 128  # padding is masked
+
+
+def test_int8_dynamic_shrinks_the_file_and_stays_close(tiny, tokenizer, tmp_path):
+    model, path = tiny
+    q = int8_dynamic(path, tmp_path / "int8.onnx")
+    assert q.stat().st_size < 0.5 * path.stat().st_size
+    ref = onnx_logits(session(path), tokenizer, TEXTS)
+    got = onnx_logits(session(q), tokenizer, TEXTS)
+    assert np.abs(got - ref).max() < 0.1 * np.abs(ref).max() + 0.05
+    ops = {n.op_type for n in onnx.load(str(q)).graph.node}
+    assert ops & {"DynamicQuantizeLinear", "MatMulInteger", "DynamicQuantizeMatMul"}
+
+
+def test_int8_dynamic_can_leave_named_nodes_in_fp32(tiny, tmp_path):
+    _, path = tiny
+    keep = [node for node, module in linear_node_names(path).items() if module.endswith("output.dense")]
+    q = int8_dynamic(path, tmp_path / "mixed.onnx", exclude_nodes=keep)
+    float_matmuls = {n.name for n in onnx.load(str(q)).graph.node if n.op_type == "MatMul"}
+    assert set(keep) <= float_matmuls
+
+
+@pytest.mark.parametrize("bits", [2, 4, 8])
+def test_fake_quantizer_matches_matmulnbits_exactly(bits, tmp_path):
+    rng = np.random.default_rng(bits)
+    weight = rng.standard_normal((96, 5)).astype(np.float32)  # ONNX layout (in, out); 3 blocks of 32
+    weight[7, 1] = -6.0  # a negative outlier: it must map to the grid's -2^(bits-1) end
+    onnx.save(_matmul_model(weight), tmp_path / "mm.onnx")
+    q = weight_only(tmp_path / "mm.onnx", tmp_path / "q.onnx", bits=bits, block_size=32)
+    dequantized = session(q).run(None, {"x": np.eye(96, dtype=np.float32)})[0]
+    ours = fake_quantize_blockwise(torch.from_numpy(weight.T.copy()), bits, 32).numpy().T
+    np.testing.assert_allclose(ours, dequantized, atol=1e-5)
+    assert len(np.unique(ours[:32, 0])) <= 2**bits
+
+
+def test_fake_quantizer_pads_blocks_passes_gradients_and_keeps_zeros():
+    w = torch.randn(3, 40, requires_grad=True)  # 40 is not a multiple of 32
+    fake_quantize_blockwise(w, 4, 32).sum().backward()
+    assert torch.equal(w.grad, torch.ones_like(w))  # straight-through estimator
+    assert torch.equal(fake_quantize_blockwise(torch.zeros(2, 32), 4, 32), torch.zeros(2, 32))
+
+
+def test_parametrized_linear_trains_and_exports_latent_weights():
+    from torch.nn.utils import parametrize
+
+    layer = torch.nn.Linear(64, 4)
+    parametrize.register_parametrization(layer, "weight", BlockwiseFakeQuant(bits=2, block_size=32))
+    assert len(torch.unique(layer.weight[0, :32])) <= 4  # the forward sees the 2-bit grid
+    parametrize.remove_parametrizations(layer, "weight", leave_parametrized=False)
+    assert len(torch.unique(layer.weight[0, :32])) > 4  # the latent FP32 weights come back
+
+
+def test_weight_only_refuses_an_unsupported_width(tiny, tmp_path):
+    _, path = tiny
+    with pytest.raises(ValueError, match="2, 4 or 8"):
+        weight_only(path, tmp_path / "q.onnx", bits=3)
+
+
+def test_onnx_embeddings_are_unit_vectors(tokenizer, tmp_path):
+    torch.manual_seed(0)
+    config = transformers.BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1,
+                                     num_attention_heads=2, intermediate_size=64)
+    encoder = transformers.BertModel(config).eval()
+    export_onnx(encoder, tokenizer, tmp_path / "enc.onnx", output_name="last_hidden_state")
+    emb = onnx_embeddings(session(tmp_path / "enc.onnx"), tokenizer, TEXTS)
+    assert emb.shape == (len(TEXTS), 32)
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
