@@ -21,12 +21,14 @@ __version__ = "0.1.0"
 
 
 def _quiet_known_cpu_noise() -> None:
-    """Drop two log messages that are harmless on a CPU-only machine and alarm readers.
+    """Drop three messages that are harmless on a CPU-only machine and alarm readers.
 
     torchao tries to load its CUDA-only kernels (mxfp8, CUTLASS) at import and logs "Failed to load";
-    it then registers enums with torch's pytree, which logs a deprecation notice. Nothing else is hidden.
+    it then registers enums with torch's pytree, which logs a deprecation notice. tqdm.auto's note that
+    ipywidgets is missing is dropped too. Nothing else is hidden.
     """
     import logging
+    import warnings
 
     def cuda_kernel_noise(record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -37,6 +39,9 @@ def _quiet_known_cpu_noise() -> None:
 
     logging.getLogger("torchao").addFilter(cuda_kernel_noise)
     logging.getLogger("torch.utils._pytree").addFilter(pytree_enum_noise)
+    # libraries import tqdm.auto; in Jupyter without ipywidgets it warns once and uses text bars,
+    # which is exactly what this book wants (it never needs widgets)
+    warnings.filterwarnings("ignore", message="IProgress not found")
 
 
 _quiet_known_cpu_noise()

@@ -25,8 +25,8 @@ DEFAULT_LIBS: tuple[str, ...] = (
 )
 
 # the instruction-set extensions that decide which fast kernels a CPU gets (VNNI: INT8 dot products;
-# avx512_bf16 and AMX: bfloat16 matrix maths)
-ISA_FLAGS: tuple[str, ...] = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx")
+# avx512_bf16, AMX: bfloat16 matrix maths; avx512_fp16: native half-precision arithmetic)
+ISA_FLAGS: tuple[str, ...] = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16", "amx")
 
 _CPUINFO = Path("/proc/cpuinfo")
 

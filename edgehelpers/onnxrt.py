@@ -9,8 +9,13 @@ from typing import Any
 import numpy as np
 
 
-def session(path: str | Path, threads: int = 1, *, disabled_optimizers: Sequence[str] = ()) -> Any:
-    """A CPU InferenceSession of `path` using `threads` intra-op threads (one inter-op thread)."""
+def session(path: str | Path, threads: int = 1, *, spin: bool = True,
+            disabled_optimizers: Sequence[str] = ()) -> Any:
+    """A CPU InferenceSession of `path` using `threads` intra-op threads (one inter-op thread).
+
+    spin=False stops idle worker threads from busy-waiting: slower to wake, but sessions (or PyTorch)
+    timed in turn no longer steal each other's cores.
+    """
     import onnxruntime as ort
 
     if not Path(path).is_file():
@@ -18,6 +23,7 @@ def session(path: str | Path, threads: int = 1, *, disabled_optimizers: Sequence
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     options.log_severity_level = 3  # errors only: ORT's warnings about unused initializers are noise here
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"],
                                 disabled_optimizers=list(disabled_optimizers))

@@ -32,25 +32,42 @@ def int8_dynamic(src: str | Path, dst: str | Path, *, per_channel: bool = True,
 
 
 def weight_only(src: str | Path, dst: str | Path, *, bits: int = 4, block_size: int = 32,
-                nodes: Iterable[str] | None = None, accuracy_level: int = 4) -> Path:
+                nodes: Iterable[str] | None = None, accuracy_level: int = 4,
+                embedding_bits: int | None = None) -> Path:
     """Symmetric block-wise `bits`-bit weights for the MatMuls in `nodes` (all when None).
 
-    accuracy_level=4 lets the kernel quantize activations to int8 and use integer dot products.
+    accuracy_level=4 lets the kernel quantize activations to int8 and use integer dot products;
+    embedding_bits also stores the embedding tables (Gather) block-wise, else they stay FP32.
     """
     import onnx
-    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
     if bits not in (2, 4, 8):
         raise ValueError(f"bits must be 2, 4 or 8 (what MatMulNBits stores), not {bits}")
+    if embedding_bits not in (None, 4):
+        raise ValueError(f"embedding_bits must be 4 or None: ONNX Runtime's GatherBlockQuantized stores "
+                         f"only 4-bit blocks, not {embedding_bits}")
+    model = onnx.load(str(src))
+    if embedding_bits is not None:
+        model = _nbits(model, bits=embedding_bits, block_size=block_size, accuracy_level=accuracy_level,
+                       op_types_to_quantize=("Gather",), quant_axes=(("Gather", 1),))
+    # MatMulNBitsQuantizer's nodes_to_include *adds* to its op types, so restrict by excluding the rest
+    keep = None if nodes is None else set(nodes)
+    others = [] if keep is None else [n.name for n in model.graph.node if n.op_type == "MatMul" and n.name not in keep]
+    model = _nbits(model, bits=bits, block_size=block_size, accuracy_level=accuracy_level, nodes_to_exclude=others)
     dst = Path(dst)
-    with _quiet("onnxruntime.quantization.matmul_nbits_quantizer"):
-        quantizer = MatMulNBitsQuantizer(onnx.load(str(src)), bits=bits, block_size=block_size, is_symmetric=True,
-                                         accuracy_level=accuracy_level,
-                                         nodes_to_include=None if nodes is None else list(nodes))
-        quantizer.process()
-        with atomic_path(dst) as tmp:
-            quantizer.model.save_model_to_file(str(tmp), use_external_data_format=False)
+    with atomic_path(dst) as tmp:
+        onnx.save(model, str(tmp))
     return dst
+
+
+def _nbits(model: Any, **kwargs: Any) -> Any:
+    """One MatMulNBitsQuantizer pass over an in-memory ModelProto."""
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    with _quiet("onnxruntime.quantization.matmul_nbits_quantizer"):
+        quantizer = MatMulNBitsQuantizer(model, is_symmetric=True, **kwargs)
+        quantizer.process()
+    return quantizer.model.model
 
 
 def fake_quantize_blockwise(weight: torch.Tensor, bits: int, block_size: int) -> torch.Tensor:

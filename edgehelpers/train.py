@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from edgehelpers.accuracy import Accuracy
     from edgehelpers.data import TextData
 
-LossFn = Callable[[torch.Tensor, torch.Tensor, list[str]], torch.Tensor]
+# loss_fn(outputs, labels, rows): the model's output (logits, and hidden_states when asked for), the
+# batch's labels, and the batch's row numbers in the training data (to look up e.g. teacher targets)
+LossFn = Callable[[Any, torch.Tensor, list[int]], torch.Tensor]
 
 
 def _encode(tokenizer: Any, texts: Sequence[str], max_length: int) -> dict[str, list[list[int]]]:
@@ -108,8 +110,12 @@ def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str,
 def fine_tune(model: torch.nn.Module, tokenizer: Any, data: TextData, *, epochs: int, batch_size: int,
               lr: float, max_length: int, seed: int, warmup_ratio: float = 0.1,
               weight_decay: float = 0.01, progress: bool = True,
-              loss_fn: LossFn | None = None) -> list[float]:
-    """Train `model` on `data` with AdamW and a linear schedule; return the loss of every step."""
+              loss_fn: LossFn | None = None, hidden_states: bool = False) -> list[float]:
+    """Train `model` on `data` with AdamW and a linear schedule; return the loss of every step.
+
+    Without loss_fn the loss is cross-entropy on the labels; hidden_states=True also returns every
+    layer's hidden states to loss_fn (feature distillation).
+    """
     from tqdm import tqdm  # text bars: no ipywidgets needed, same in a terminal and a notebook
 
     if len(data) == 0:
@@ -129,12 +135,13 @@ def fine_tune(model: torch.nn.Module, tokenizer: Any, data: TextData, *, epochs:
     with tqdm(total=total, desc="fine-tune", disable=not progress, mininterval=5.0) as bar:
         for _ in range(epochs):
             for rows in _batches(lengths, batch_size, rng):
-                logits = model(**_pad(encoded, rows, _pad_id(tokenizer))).logits
+                batch = _pad(encoded, rows, _pad_id(tokenizer))
+                outputs = model(**batch, output_hidden_states=True) if hidden_states else model(**batch)
                 targets = labels[rows]
                 if loss_fn is None:
-                    loss = F.cross_entropy(logits, targets)
+                    loss = F.cross_entropy(outputs.logits, targets)
                 else:
-                    loss = loss_fn(logits, targets, [data.texts[i] for i in rows])
+                    loss = loss_fn(outputs, targets, rows)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # keeps early steps stable
                 optimizer.step()

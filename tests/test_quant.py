@@ -3,6 +3,8 @@ shrink files, and the PyTorch fake quantizer reproduces ONNX Runtime's MatMulNBi
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
@@ -73,6 +75,12 @@ def test_onnx_logits_keep_the_order_of_the_texts(tiny, tokenizer):
         onnx_logits(sess, tokenizer, [])
 
 
+def test_sessions_with_and_without_spinning_agree(tiny, tokenizer):
+    _, path = tiny
+    a = onnx_logits(session(path, threads=2, spin=False), tokenizer, TEXTS)
+    np.testing.assert_allclose(a, onnx_logits(session(path, threads=2), tokenizer, TEXTS), atol=1e-5)
+
+
 def test_session_says_what_to_do_about_a_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="export or quantize it first"):
         session(tmp_path / "nothing.onnx")
@@ -137,6 +145,27 @@ def test_weight_only_refuses_an_unsupported_width(tiny, tmp_path):
     _, path = tiny
     with pytest.raises(ValueError, match="2, 4 or 8"):
         weight_only(path, tmp_path / "q.onnx", bits=3)
+    with pytest.raises(ValueError, match="only 4-bit blocks"):
+        weight_only(path, tmp_path / "q.onnx", embedding_bits=8)
+
+
+def test_weight_only_quantizes_only_the_named_nodes(tiny, tmp_path):
+    _, path = tiny
+    query = [node for node, module in linear_node_names(path).items() if module.endswith("0.attention.self.query")]
+    q = weight_only(path, tmp_path / "one.onnx", bits=4, nodes=query)
+    ops = Counter(n.op_type for n in onnx.load(str(q)).graph.node)
+    assert ops["MatMulNBits"] == 1 and ops["MatMul"] >= 10
+
+
+def test_weight_only_can_store_the_embeddings_block_wise_too(tiny, tokenizer, tmp_path):
+    _, path = tiny
+    plain = weight_only(path, tmp_path / "w4.onnx", bits=4)
+    packed = weight_only(path, tmp_path / "w4e.onnx", bits=4, embedding_bits=4)
+    assert packed.stat().st_size < 0.5 * plain.stat().st_size  # the vocabulary table dominates
+    ops = {n.op_type for n in onnx.load(str(packed)).graph.node}
+    assert "MatMulNBits" in ops and "GatherBlockQuantized" in ops
+    ref = onnx_logits(session(path), tokenizer, TEXTS)
+    assert np.abs(onnx_logits(session(packed), tokenizer, TEXTS) - ref).max() < 0.2 * np.abs(ref).max() + 0.05
 
 
 def test_onnx_embeddings_are_unit_vectors(tokenizer, tmp_path):

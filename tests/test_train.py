@@ -68,17 +68,18 @@ def test_fine_tune_is_deterministic(tokenizer) -> None:
     assert runs[0] == runs[1]
 
 
-def test_loss_fn_hook_gets_texts(tokenizer) -> None:
+def test_loss_fn_hook_gets_outputs_and_row_numbers(tokenizer) -> None:
     seen: list[int] = []
 
-    def loss_fn(logits, labels, texts):
-        seen.append(len(texts))
-        assert logits.shape == (len(texts), 2) and labels.shape == (len(texts),)
-        return torch.nn.functional.cross_entropy(logits, labels)
+    def loss_fn(outputs, labels, rows):
+        seen.extend(rows)
+        assert outputs.logits.shape == (len(rows), 2) and labels.shape == (len(rows),)
+        assert len(outputs.hidden_states) == 3  # embeddings + 2 layers, because hidden_states=True
+        return torch.nn.functional.cross_entropy(outputs.logits, labels)
 
     fine_tune(tiny_model(tokenizer), tokenizer, toy_data(20), epochs=1, batch_size=8, lr=1e-3,
-              max_length=32, seed=0, progress=False, loss_fn=loss_fn)
-    assert sorted(seen) == [4, 8, 8]
+              max_length=32, seed=0, progress=False, loss_fn=loss_fn, hidden_states=True)
+    assert sorted(seen) == list(range(20))  # every example exactly once per epoch
 
 
 def test_predict_logits_keeps_the_order_of_texts(tokenizer) -> None:
