@@ -1,0 +1,107 @@
+"""Knowledge distillation for BERT-style classifiers: students made from a teacher, and the losses.
+
+- `layer_subset_student`: DistilBERT-style, a student that keeps some of the teacher's layers.
+- `narrow_student`: fewer, narrower layers from scratch; word embeddings start as the teacher's,
+  projected onto their top principal components (a few thousand headlines cannot teach 30k vectors).
+- `teacher_targets`: the teacher's logits and mean-pooled hidden states over a transfer set, once.
+- `kd_loss`, `masked_mean`: response distillation (Hinton et al., 2015) and feature matching.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor, *,
+            temperature: float, alpha: float, labelled: torch.Tensor | None = None) -> torch.Tensor:
+    """alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * cross-entropy on the labelled rows.
+
+    T^2 keeps the soft term's gradients on the same scale as the hard term's when T changes;
+    `labelled` (bool per row) marks rows whose label the student may see (all when None).
+    """
+    if temperature <= 0 or not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"need temperature > 0 and 0 <= alpha <= 1, got {temperature}, {alpha}")
+    soft = F.kl_div(F.log_softmax(student_logits / temperature, dim=-1),
+                    F.softmax(teacher_logits / temperature, dim=-1), reduction="batchmean")
+    loss = alpha * temperature**2 * soft
+    if alpha < 1.0:
+        mask = torch.ones_like(labels, dtype=torch.bool) if labelled is None else labelled
+        if mask.any():
+            loss = loss + (1.0 - alpha) * F.cross_entropy(student_logits[mask], labels[mask])
+    return loss
+
+
+def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over the real (mask == 1) tokens of each row: (batch, seq, dim) -> (batch, dim)."""
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+
+
+def layer_subset_student(teacher: Any, layers: Sequence[int]) -> Any:
+    """A copy of `teacher` (BertForSequenceClassification) that keeps only the encoder `layers`."""
+    n = teacher.config.num_hidden_layers
+    if not layers or any(not 0 <= i < n for i in layers) or len(set(layers)) != len(layers):
+        raise ValueError(f"layers must be distinct indices in 0..{n - 1}, got {list(layers)}")
+    student = copy.deepcopy(teacher)
+    student.bert.encoder.layer = torch.nn.ModuleList(copy.deepcopy(teacher.bert.encoder.layer[i]) for i in layers)
+    student.config.num_hidden_layers = len(layers)
+    return student
+
+
+def narrow_student(teacher: Any, *, hidden: int, layers: int, heads: int, intermediate: int) -> Any:
+    """A fresh narrower BERT classifier; embeddings = the teacher's projected by PCA to `hidden` dims."""
+    from transformers import BertForSequenceClassification
+
+    if hidden % heads:
+        raise ValueError(f"hidden size {hidden} must be a multiple of the number of heads {heads}")
+    config = copy.deepcopy(teacher.config)
+    config.update({"hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
+                   "intermediate_size": intermediate})
+    student = BertForSequenceClassification(config)
+    emb = teacher.bert.embeddings
+    words = emb.word_embeddings.weight.detach()
+    mean = words.mean(dim=0)
+    _, _, v = torch.pca_lowrank(words - mean, q=hidden, center=False, niter=4)
+    projection = v[:, :hidden]  # (teacher width, hidden): the top principal directions
+    with torch.no_grad():
+        student.bert.embeddings.word_embeddings.weight.copy_((words - mean) @ projection)
+        student.bert.embeddings.position_embeddings.weight.copy_(emb.position_embeddings.weight @ projection)
+        student.bert.embeddings.token_type_embeddings.weight.copy_(emb.token_type_embeddings.weight @ projection)
+    return student
+
+
+@torch.no_grad()
+def teacher_targets(teacher: Any, tokenizer: Any, texts: Sequence[str], *, layers: Sequence[int] = (),
+                    max_length: int = 64, batch_size: int = 64) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """The teacher's logits for `texts` and, for each of `layers`, its mean-pooled hidden states.
+
+    Layer 0 is the embedding output, layer i the output of encoder layer i. Rows follow `texts`.
+    """
+    from tqdm import tqdm
+
+    if len(texts) == 0:
+        raise ValueError("no texts: the transfer set is empty")
+    enc = tokenizer(list(texts), truncation=True, max_length=max_length)
+    order = sorted(range(len(texts)), key=lambda i: len(enc["input_ids"][i]))
+    logits = np.empty((len(texts), teacher.config.num_labels), dtype=np.float32)
+    pooled = {layer: np.empty((len(texts), teacher.config.hidden_size), dtype=np.float32) for layer in layers}
+    pad = tokenizer.pad_token_id or 0
+    was_training = teacher.training
+    teacher.eval()
+    for start in tqdm(range(0, len(order), batch_size), desc="teacher targets", mininterval=5.0):
+        rows = order[start : start + batch_size]
+        width = max(len(enc["input_ids"][i]) for i in rows)
+        ids = torch.tensor([enc["input_ids"][i] + [pad] * (width - len(enc["input_ids"][i])) for i in rows])
+        mask = (torch.arange(width)[None, :] < torch.tensor([len(enc["input_ids"][i]) for i in rows])[:, None]).long()
+        out = teacher(input_ids=ids, attention_mask=mask, output_hidden_states=bool(layers))
+        logits[rows] = out.logits.float().numpy()
+        for layer in layers:
+            pooled[layer][rows] = masked_mean(out.hidden_states[layer], mask).float().numpy()
+    teacher.train(was_training)
+    return logits, pooled
