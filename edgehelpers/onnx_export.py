@@ -45,7 +45,7 @@ def export_onnx(model: Any, tokenizer: Any, path: str | Path, *, output_name: st
                                     dynamic_shapes={name: {0: batch, 1: seq} for name in INPUT_NAMES})
     with atomic_path(path) as tmp:
         program.save(str(tmp))
-    check_logits(model, tokenizer, path, atol=atol)
+        check_logits(model, tokenizer, tmp, atol=atol)  # a file that fails never takes the final name
     return path
 
 

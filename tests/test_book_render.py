@@ -336,7 +336,12 @@ function rawMath(root) {
   }
   return found;
 }
-mathjaxReady(Date.now() + 75000).then(function () { return settleImages(Date.now() + 30000); }).then(function () {
+function pageLoaded(deadline) {
+  // on a loaded machine the driver can hand back control before the new document exists
+  if ((document.readyState === 'complete' && document.body) || Date.now() > deadline) return Promise.resolve();
+  return new Promise(function (r) { setTimeout(r, 100); }).then(function () { return pageLoaded(deadline); });
+}
+pageLoaded(Date.now() + 20000).then(function () { return mathjaxReady(Date.now() + 60000); }).then(function () { return settleImages(Date.now() + 30000); }).then(function () {
   var main = document.querySelector('main') || document.body;
   var text = function (e) { return (e.innerText || e.textContent || '').trim().slice(0, 600); };
   done({
@@ -425,6 +430,7 @@ def test_page_renders(docname, site, browser, screenshots_dir):
     except RuntimeError as err:  # a stalled renderer on a loaded machine: load the page once more
         if "script timeout" not in str(err):
             raise
+        browser.console_log()  # what the stalled attempt logged is not the page's fault
         browser.get(url)
         report = browser.execute_async(INSPECT)
     console = [

@@ -109,6 +109,16 @@ def test_notebook_committed_without_outputs(nb_path):
 
 
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_no_control_characters_in_cells(nb_path):
+    """A stray control character (e.g. '\\a' turned into BEL by a string escape) breaks MathJax."""
+    bad = [f"cell {i}: {ascii(ch)} near {ascii(src[max(0, j - 20):j + 10])}"
+           for i, cell in enumerate(_load(nb_path).get("cells", []))
+           for src in ["".join(cell.get("source", ""))]
+           for j, ch in enumerate(src) if ord(ch) < 32 and ch not in "\n\t"]
+    assert not bad, f"{nb_path.name} has control characters:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
 def test_first_code_cell_is_colab_setup(nb_path):
     cells = [c for c in _load(nb_path).get("cells", []) if c.get("cell_type") == "code"]
     assert cells, f"{nb_path.name} has no code cell"

@@ -65,6 +65,13 @@ def test_check_logits_refuses_a_file_that_no_longer_matches(tiny, tokenizer):
         check_logits(changed, tokenizer, path)
 
 
+def test_an_export_that_fails_its_check_leaves_no_file(tiny, tokenizer, tmp_path):
+    model, _ = tiny
+    with pytest.raises(ExportMismatchError):
+        export_onnx(model, tokenizer, tmp_path / "bad.onnx", atol=-1.0)  # no export can pass this
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_onnx_logits_keep_the_order_of_the_texts(tiny, tokenizer):
     model, path = tiny
     sess = session(path, threads=1)
