@@ -100,3 +100,21 @@ def file_lock(target: str | os.PathLike, timeout_s: float | None = None) -> Iter
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def scratch_dir(prefix: str, *, stale_hours: float = 12.0) -> Path:
+    """A fresh folder for one run's large files (e.g. ONNX variants) under cache_dir('work').
+
+    Folders with the same prefix untouched for `stale_hours` (runs that crashed before cleaning up)
+    are deleted first; a run still going touches its folder, so two runs at once are safe.
+    Delete the returned folder when done (shutil.rmtree).
+    """
+    root = cache_dir("work")
+    cutoff = time.time() - stale_hours * 3600
+    for old in root.glob(f"{prefix}*"):
+        try:
+            if old.is_dir() and max([old.stat().st_mtime] + [p.stat().st_mtime for p in old.iterdir()]) < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
+        except FileNotFoundError:  # another run removed it meanwhile
+            continue
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=root))

@@ -112,3 +112,22 @@ def test_cache_files_follow_the_umask_not_mkstemp_0600(tmp_path):
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "f.txt").stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755
+
+
+def test_scratch_dir_is_fresh_and_sweeps_only_stale_runs(tmp_path, monkeypatch):
+    import os
+    import time
+
+    from edgehelpers.cache import scratch_dir
+
+    monkeypatch.setenv("EDGEHELPERS_CACHE", str(tmp_path))
+    stale, live = scratch_dir("ch99-"), scratch_dir("ch99-")
+    (stale / "model.onnx").write_bytes(b"x")
+    old = time.time() - 48 * 3600
+    os.utime(stale / "model.onnx", (old, old))
+    os.utime(stale, (old, old))
+    other = scratch_dir("ch98-")
+    os.utime(other, (old, old))
+    new = scratch_dir("ch99-")
+    assert new.is_dir() and new not in (stale, live)
+    assert not stale.exists() and live.is_dir() and other.is_dir()  # other prefixes are not ours to sweep
