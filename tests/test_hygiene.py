@@ -211,7 +211,8 @@ def _ignored(path: str, patterns: list[str]) -> bool:
 
 
 @pytest.mark.parametrize(
-    "path", [".venv/bin/python", "_build/html/index.html", "model.onnx", "notebooks/model.safetensors"]
+    "path", [".venv/bin/python", "_build/html/index.html", "model.onnx", "notebooks/model.safetensors",
+             "0a1b2c3d-export.data", "model.onnx.data"]
 )
 def test_gitignore_covers(path):
     git = shutil.which("git")
