@@ -12,6 +12,8 @@ Modules are imported on demand, so ``import edgehelpers`` stays light (it never 
 - ``plots``: roofline, scaling and Pareto figures
 - ``onnx_export``, ``onnxrt``: checked ONNX export; ORT sessions, logits and embeddings over many texts
 - ``quant``: the book's INT8 and n-bit weight recipes, and a fake quantizer matching them for QAT
+- ``distill``: students made from a teacher, and the distillation losses
+- ``prune``: sparsity, head and FFN-neuron importance and removal, movement-pruning masks
 - ``cache``, ``deps``: atomic cache writes, optional dependencies
 
 Use ``from edgehelpers import timing`` or ``from edgehelpers.timing import latency``.

@@ -110,11 +110,13 @@ def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str,
 def fine_tune(model: torch.nn.Module, tokenizer: Any, data: TextData, *, epochs: int, batch_size: int,
               lr: float, max_length: int, seed: int, warmup_ratio: float = 0.1,
               weight_decay: float = 0.01, progress: bool = True,
-              loss_fn: LossFn | None = None, hidden_states: bool = False) -> list[float]:
+              loss_fn: LossFn | None = None, hidden_states: bool = False,
+              on_step: Callable[[int, int], None] | None = None) -> list[float]:
     """Train `model` on `data` with AdamW and a linear schedule; return the loss of every step.
 
     Without loss_fn the loss is cross-entropy on the labels; hidden_states=True also returns every
-    layer's hidden states to loss_fn (feature distillation).
+    layer's hidden states to loss_fn (feature distillation); on_step(step, total) runs before each
+    step (e.g. to raise the sparsity on a schedule while training).
     """
     from tqdm import tqdm  # text bars: no ipywidgets needed, same in a terminal and a notebook
 
@@ -135,6 +137,8 @@ def fine_tune(model: torch.nn.Module, tokenizer: Any, data: TextData, *, epochs:
     with tqdm(total=total, desc="fine-tune", disable=not progress, mininterval=5.0) as bar:
         for _ in range(epochs):
             for rows in _batches(lengths, batch_size, rng):
+                if on_step is not None:
+                    on_step(len(losses), total)
                 batch = _pad(encoded, rows, _pad_id(tokenizer))
                 outputs = model(**batch, output_hidden_states=True) if hidden_states else model(**batch)
                 targets = labels[rows]

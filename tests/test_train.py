@@ -100,3 +100,10 @@ def test_empty_data_is_an_error(tokenizer) -> None:
                   max_length=32, seed=0, progress=False)
     with pytest.raises(ValueError, match="nothing to evaluate"):
         evaluate(tiny_model(tokenizer), tokenizer, empty)
+
+
+def test_on_step_runs_before_every_step_with_the_total(tokenizer) -> None:
+    calls: list[tuple[int, int]] = []
+    fine_tune(tiny_model(tokenizer), tokenizer, toy_data(20), epochs=2, batch_size=8, lr=1e-3,
+              max_length=32, seed=0, progress=False, on_step=lambda step, total: calls.append((step, total)))
+    assert calls == [(i, 6) for i in range(6)]  # 3 batches a epoch, 2 epochs

@@ -1,0 +1,161 @@
+"""edgehelpers.prune: importance, head and FFN removal that keep the rest exact, movement masks."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from torch.nn.utils import prune  # noqa: E402
+
+from edgehelpers.data import TextData  # noqa: E402
+from edgehelpers.models import minilm_path  # noqa: E402
+from edgehelpers.prune import (  # noqa: E402
+    TopKMask,
+    attach_movement,
+    bake,
+    cubic_sparsity,
+    encoder_linears,
+    lowest,
+    prune_ffn,
+    prune_heads,
+    set_density,
+    sparsity,
+    structure_importance,
+)
+
+TEXTS = ["rain expected in pune", "cricket team wins the final", "new phone launched", "markets fall", "a"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run fastest on one thread, and can't oversubscribe a shared CI machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return transformers.AutoTokenizer.from_pretrained(minilm_path(), local_files_only=True)
+
+
+def tiny(tokenizer, seed: int = 0):
+    """A random 2-layer BERT classifier: 4 heads of 8 dims, FFN 48."""
+    torch.manual_seed(seed)
+    config = transformers.BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                                     num_attention_heads=4, intermediate_size=48, max_position_embeddings=64,
+                                     num_labels=3)
+    return transformers.BertForSequenceClassification(config).eval()
+
+
+def logits(model, tokenizer):
+    with torch.no_grad():
+        return model(**tokenizer(TEXTS, padding=True, return_tensors="pt")).logits
+
+
+def test_encoder_linears_and_sparsity(tokenizer):
+    model = tiny(tokenizer)
+    layers = encoder_linears(model)
+    assert len(layers) == 2 * 6 and "layer.0.attention.self.query" in layers
+    assert sparsity(layers.values()) == 0.0
+    for layer in layers.values():
+        prune.l1_unstructured(layer, "weight", amount=0.25)
+    assert sparsity(layers.values()) == pytest.approx(0.25, abs=1e-3)
+    with pytest.raises(ValueError, match="no weights"):
+        sparsity([])
+    with pytest.raises(TypeError, match="BERT-style"):
+        encoder_linears(torch.nn.Linear(2, 2))
+
+
+def test_cubic_schedule_starts_flat_rises_and_holds():
+    values = [cubic_sparsity(s, 100, 0.8) for s in range(101)]
+    assert values[:10] == [0.0] * 10 and values[70:] == [pytest.approx(0.8)] * 31
+    assert all(a <= b for a, b in zip(values, values[1:]))
+    assert values[20] - values[10] > values[60] - values[50]  # cubic: fast first, slow last
+    with pytest.raises(ValueError):
+        cubic_sparsity(0, 10, 1.0)
+
+
+def test_lowest_takes_at_least_the_share():
+    scores = torch.tensor([5.0, 1.0, 4.0, 2.0, 3.0, 6.0])
+    assert lowest(scores, 1 / 3) == [1, 3]
+    assert lowest(scores, 0.4) == [1, 3, 4]  # ceil(2.4): at least 40%
+    assert lowest(scores, 0.0) == []
+    with pytest.raises(ValueError, match="something must stay"):
+        lowest(scores, 1.0)
+
+
+def test_removing_a_head_equals_zeroing_its_output(tokenizer):
+    model = tiny(tokenizer)
+    zeroed = tiny(tokenizer)
+    att = zeroed.bert.encoder.layer[1].attention
+    with torch.no_grad():  # head 2 of layer 1: its columns of the output matrix
+        att.output.dense.weight[:, 16:24] = 0.0
+    prune_heads(model, {1: [2]})
+    sa = model.bert.encoder.layer[1].attention.self
+    assert sa.num_attention_heads == 3 and sa.query.out_features == 24
+    assert model.bert.encoder.layer[1].attention.output.dense.in_features == 24
+    torch.testing.assert_close(logits(model, tokenizer), logits(zeroed, tokenizer), atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="keep at least one"):
+        prune_heads(model, {1: [0, 1, 2]})
+    with pytest.raises(ValueError, match="cannot remove"):
+        prune_heads(model, {0: [4]})
+
+
+def test_removing_ffn_neurons_equals_zeroing_them(tokenizer):
+    model = tiny(tokenizer)
+    zeroed = tiny(tokenizer)
+    drop = [0, 5, 47]
+    with torch.no_grad():
+        zeroed.bert.encoder.layer[0].output.dense.weight[:, drop] = 0.0
+    prune_ffn(model, {0: drop})
+    assert model.bert.encoder.layer[0].intermediate.dense.out_features == 45
+    assert model.bert.encoder.layer[0].output.dense.in_features == 45
+    torch.testing.assert_close(logits(model, tokenizer), logits(zeroed, tokenizer), atol=1e-5, rtol=1e-4)
+
+
+def test_importance_is_zero_for_a_dead_head_and_shaped_per_layer(tokenizer):
+    model = tiny(tokenizer)
+    with torch.no_grad():
+        model.bert.encoder.layer[0].attention.output.dense.weight[:, 8:16] = 0.0  # head 1 of layer 0 is dead
+        model.bert.encoder.layer[1].output.dense.weight[:, 7] = 0.0  # neuron 7 of layer 1 is dead
+    data = TextData(TEXTS * 2, [0, 1, 2, 0, 1] * 2, ["a", "b", "c"], "toy", "train")
+    imp = structure_importance(model, tokenizer, data, max_length=16, batch_size=4)
+    assert imp.heads.shape == (2, 4) and [len(n) for n in imp.neurons] == [48, 48]
+    assert imp.heads[0, 1] == 0.0 and (imp.heads[0, [0, 2, 3]] > 0).all()
+    assert imp.neurons[1][7] == 0.0 and (imp.neurons[1] > 0).sum() > 40
+    assert all(not p.grad_fn and p.grad is None for p in model.parameters())  # the model is left untouched
+    with pytest.raises(ValueError, match="empty"):
+        structure_importance(model, tokenizer, TextData([], [], ["a"], "toy", "train"))
+
+
+def test_topk_mask_keeps_the_largest_scores_and_moves_them_by_gradient_times_weight():
+    mask = TopKMask(torch.Size([2, 3]))
+    mask.scores.copy_(torch.tensor([[0.1, 0.9, 0.5], [0.3, 0.8, 0.2]]))
+    mask.density = 0.5
+    assert mask.mask().tolist() == [[0.0, 1.0, 1.0], [0.0, 1.0, 0.0]]
+    weight = torch.tensor([[1.0, -2.0, 3.0], [4.0, 5.0, -6.0]], requires_grad=True)
+    out = mask(weight)
+    assert torch.equal(out.detach(), weight.detach() * mask.mask())
+    before = mask.scores.clone()
+    out.sum().backward()  # dLoss/dW' = 1 everywhere: each score moves by -W
+    torch.testing.assert_close(mask.scores, before - weight.detach())
+    assert torch.equal(weight.grad, torch.tensor([[0.0, 1.0, 1.0], [0.0, 1.0, 0.0]]))  # pruned weights get none
+
+
+def test_movement_masks_reach_the_density_and_bake_into_plain_weights(tokenizer):
+    model = tiny(tokenizer)
+    layers = list(encoder_linears(model).values())
+    masks = attach_movement(layers)
+    model.train()
+    loss = model(**tokenizer(TEXTS, padding=True, return_tensors="pt"), labels=torch.tensor([0, 1, 2, 0, 1])).loss
+    loss.backward()
+    set_density(masks, 0.3)
+    bake(layers)
+    assert all(type(layer.weight) is torch.nn.Parameter for layer in layers)
+    assert sparsity(layers) == pytest.approx(0.7, abs=0.01)
+    with pytest.raises(ValueError, match="density"):
+        set_density(masks, 0.0)
