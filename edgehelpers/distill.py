@@ -85,23 +85,23 @@ def teacher_targets(teacher: Any, tokenizer: Any, texts: Sequence[str], *, layer
     """
     from tqdm import tqdm
 
+    from edgehelpers.train import length_sorted_batches
+
     if len(texts) == 0:
         raise ValueError("no texts: the transfer set is empty")
-    enc = tokenizer(list(texts), truncation=True, max_length=max_length)
-    order = sorted(range(len(texts)), key=lambda i: len(enc["input_ids"][i]))
     logits = np.empty((len(texts), teacher.config.num_labels), dtype=np.float32)
     pooled = {layer: np.empty((len(texts), teacher.config.hidden_size), dtype=np.float32) for layer in layers}
-    pad = tokenizer.pad_token_id or 0
     was_training = teacher.training
     teacher.eval()
-    for start in tqdm(range(0, len(order), batch_size), desc="teacher targets", mininterval=5.0):
-        rows = order[start : start + batch_size]
-        width = max(len(enc["input_ids"][i]) for i in rows)
-        ids = torch.tensor([enc["input_ids"][i] + [pad] * (width - len(enc["input_ids"][i])) for i in rows])
-        mask = (torch.arange(width)[None, :] < torch.tensor([len(enc["input_ids"][i]) for i in rows])[:, None]).long()
-        out = teacher(input_ids=ids, attention_mask=mask, output_hidden_states=bool(layers))
-        logits[rows] = out.logits.float().numpy()
-        for layer in layers:
-            pooled[layer][rows] = masked_mean(out.hidden_states[layer], mask).float().numpy()
-    teacher.train(was_training)
+    batches = length_sorted_batches(tokenizer, texts, batch_size=batch_size, max_length=max_length)
+    try:
+        with torch.inference_mode():
+            for rows, batch in tqdm(batches, total=-(-len(texts) // batch_size), desc="teacher targets",
+                                    mininterval=5.0):
+                out = teacher(**batch, output_hidden_states=bool(layers))
+                logits[rows] = out.logits.float().numpy()
+                for layer in layers:
+                    pooled[layer][rows] = masked_mean(out.hidden_states[layer], batch["attention_mask"]).float().numpy()
+    finally:
+        teacher.train(was_training)
     return logits, pooled

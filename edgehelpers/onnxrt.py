@@ -38,24 +38,19 @@ def fixed_inputs(tokenizer: Any, seq_len: int, batch: int = 1, text: str = "a he
 def _run_batched(sess: Any, tokenizer: Any, texts: Sequence[str], batch_size: int, max_length: int,
                  reduce: Any) -> np.ndarray:
     """reduce(outputs, mask) of every length-sorted batch, put back in the order of `texts`."""
+    from edgehelpers.train import length_sorted_batches
+
     if len(texts) == 0:
         raise ValueError("no texts to run: pass at least one")
-    enc = tokenizer(list(texts), truncation=True, max_length=max_length)
-    order = sorted(range(len(texts)), key=lambda i: len(enc["input_ids"][i]))
     wanted = {i.name for i in sess.get_inputs()}
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    parts, rows = [], []
-    for start in range(0, len(order), batch_size):
-        batch = order[start : start + batch_size]
-        width = max(len(enc["input_ids"][i]) for i in batch)
-        ids = np.array([enc["input_ids"][i] + [pad_id] * (width - len(enc["input_ids"][i])) for i in batch])
-        mask = (np.arange(width)[None, :] < np.array([len(enc["input_ids"][i]) for i in batch])[:, None])
-        feed = {"input_ids": ids.astype(np.int64), "attention_mask": mask.astype(np.int64),
-                "token_type_ids": np.zeros_like(ids, dtype=np.int64)}
-        parts.append(reduce(sess.run(None, {k: v for k, v in feed.items() if k in wanted}), mask))
-        rows += batch
+    parts, order = [], []
+    for rows, batch in length_sorted_batches(tokenizer, texts, batch_size=batch_size, max_length=max_length):
+        feed = {k: v.numpy().astype(np.int64) for k, v in batch.items()}
+        feed.setdefault("token_type_ids", np.zeros_like(feed["input_ids"]))
+        parts.append(reduce(sess.run(None, {k: v for k, v in feed.items() if k in wanted}), feed["attention_mask"]))
+        order += rows
     out = np.empty((len(texts),) + parts[0].shape[1:], dtype=parts[0].dtype)
-    out[rows] = np.concatenate(parts)
+    out[order] = np.concatenate(parts)
     return out
 
 

@@ -6,7 +6,7 @@ only to their longest member, and texts of similar length are batched together.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -42,6 +42,20 @@ def _pad_id(tokenizer: Any) -> int:
     return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
 
+def length_sorted_batches(tokenizer: Any, texts: Sequence[str], *, batch_size: int,
+                          max_length: int) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
+    """(rows, batch) over `texts`, longest first, each batch padded only to its longest member.
+
+    Longest first: batches hold similar lengths (little padding) and a too-big batch fails at once.
+    """
+    encoded = _encode(tokenizer, texts, max_length)
+    order = sorted(range(len(texts)), key=lambda i: -len(encoded["input_ids"][i]))
+    pad_id = _pad_id(tokenizer)
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        yield rows, _pad(encoded, rows, pad_id)
+
+
 def predict_logits(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], *, batch_size: int = 64,
                    max_length: int = 64, progress: bool = False) -> np.ndarray:
     """Logits of shape (len(texts), num_labels), in the order of `texts`."""
@@ -49,18 +63,15 @@ def predict_logits(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str],
 
     if len(texts) == 0:
         return np.zeros((0, model.config.num_labels), dtype=np.float32)
-    encoded = _encode(tokenizer, texts, max_length)
-    # longest first: batches hold similar lengths (little padding) and a too-big batch fails at once
-    order = sorted(range(len(texts)), key=lambda i: -len(encoded["input_ids"][i]))
     out = np.empty((len(texts), model.config.num_labels), dtype=np.float32)
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
-            for start in tqdm(range(0, len(order), batch_size), desc="predict", disable=not progress,
-                              leave=False, mininterval=5.0):
-                rows = order[start : start + batch_size]
-                out[rows] = model(**_pad(encoded, rows, _pad_id(tokenizer))).logits.float().numpy()
+            batches = length_sorted_batches(tokenizer, texts, batch_size=batch_size, max_length=max_length)
+            for rows, batch in tqdm(batches, total=-(-len(texts) // batch_size), desc="predict",
+                                    disable=not progress, leave=False, mininterval=5.0):
+                out[rows] = model(**batch).logits.float().numpy()
     finally:
         model.train(was_training)
     return out

@@ -15,14 +15,8 @@ from edgehelpers.distill import (  # noqa: E402
     narrow_student,
     teacher_targets,
 )
-from edgehelpers.models import minilm_path  # noqa: E402
 
 TEXTS = ["rain expected in pune", "cricket team wins", "new phone launched", "markets fall", "a"]
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return transformers.AutoTokenizer.from_pretrained(minilm_path(), local_files_only=True)
 
 
 @pytest.fixture(scope="module")

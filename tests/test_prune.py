@@ -10,7 +10,6 @@ transformers = pytest.importorskip("transformers")
 from torch.nn.utils import prune  # noqa: E402
 
 from edgehelpers.data import TextData  # noqa: E402
-from edgehelpers.models import minilm_path  # noqa: E402
 from edgehelpers.prune import (  # noqa: E402
     TopKMask,
     attach_movement,
@@ -28,18 +27,7 @@ from edgehelpers.prune import (  # noqa: E402
 TEXTS = ["rain expected in pune", "cricket team wins the final", "new phone launched", "markets fall", "a"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread, and can't oversubscribe a shared CI machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return transformers.AutoTokenizer.from_pretrained(minilm_path(), local_files_only=True)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 def tiny(tokenizer, seed: int = 0):

@@ -13,18 +13,12 @@ transformers = pytest.importorskip("transformers")
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from edgehelpers.models import minilm_path  # noqa: E402
 from edgehelpers.onnx_export import ExportMismatchError, check_logits, export_onnx, linear_node_names  # noqa: E402
 from edgehelpers.onnxrt import fixed_inputs, onnx_embeddings, onnx_logits, session  # noqa: E402
 from edgehelpers.quant import BlockwiseFakeQuant, fake_quantize_blockwise, int8_dynamic, weight_only  # noqa: E402
 
 TEXTS = ["rain expected in pune", "cricket team wins the final", "new phone launched today",
          "markets fall after the budget", "a", "elections announced for the state assembly next month"]
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return transformers.AutoTokenizer.from_pretrained(minilm_path(), local_files_only=True)
 
 
 @pytest.fixture(scope="module")

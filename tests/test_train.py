@@ -9,8 +9,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from edgehelpers.data import TextData  # noqa: E402
-from edgehelpers.models import minilm_path  # noqa: E402
-from edgehelpers.train import evaluate, fine_tune, predict_logits  # noqa: E402
+from edgehelpers.train import evaluate, fine_tune, length_sorted_batches, predict_logits  # noqa: E402
 
 FILLERS = ["the market opened", "a new report says", "officials said on monday", "in the city today",
            "experts warn that", "after the meeting", "sources confirm", "late on friday"]
@@ -25,18 +24,7 @@ def toy_data(n: int, seed: int = 0) -> TextData:
     return TextData(texts, labels, ["tech", "sports"], "toy", "train")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread, and can't oversubscribe a shared CI machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return transformers.AutoTokenizer.from_pretrained(minilm_path(), local_files_only=True)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 def tiny_model(tokenizer, num_labels: int = 2, seed: int = 0):
@@ -107,3 +95,14 @@ def test_on_step_runs_before_every_step_with_the_total(tokenizer) -> None:
     fine_tune(tiny_model(tokenizer), tokenizer, toy_data(20), epochs=2, batch_size=8, lr=1e-3,
               max_length=32, seed=0, progress=False, on_step=lambda step, total: calls.append((step, total)))
     assert calls == [(i, 6) for i in range(6)]  # 3 batches a epoch, 2 epochs
+
+
+def test_length_sorted_batches_cover_every_text_once_longest_first(tokenizer) -> None:
+    texts = ["a", "a much longer headline than the rest", "mid length one", "b c"]
+    batches = list(length_sorted_batches(tokenizer, texts, batch_size=3, max_length=32))
+    assert sorted(r for rows, _ in batches for r in rows) == [0, 1, 2, 3]
+    assert batches[0][0][0] == 1  # the longest text comes first
+    for rows, batch in batches:  # padded to the batch's longest member, mask marks the real tokens
+        lengths = [len(tokenizer(texts[r])["input_ids"]) for r in rows]
+        assert batch["input_ids"].shape == (len(rows), max(lengths))
+        assert batch["attention_mask"].sum(1).tolist() == lengths
