@@ -1,7 +1,8 @@
 # Two commands do everything on a fresh Linux machine with Python 3.11 (see README):
 #   make book   set up, execute every chapter once, build the HTML book into _build/html
-#   make test   set up, run the unit tests, build the book (executing every chapter once under
-#               nbmake with a per-notebook budget), then check the rendered pages in headless Chromium
+#   make test   set up, run the unit tests, build the shared teacher (once, then cached), build the
+#               book (executing every chapter once under nbmake with a per-notebook budget), then
+#               check the rendered pages in headless Chromium
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
@@ -16,7 +17,7 @@ NB_TOTAL_BUDGET_S ?= 1800
 MATHJAX_VERSION := 3.2.2
 STAMP := $(VENV)/.setup-done
 
-.PHONY: setup book test unit notebooks html browser clean lock
+.PHONY: setup teacher book test unit notebooks html browser clean lock
 
 setup: $(STAMP)
 
@@ -35,7 +36,12 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml tools/cpu_torchvision.
 unit: setup
 	$(BIN)/python -m pytest tests -m "not browser" -q
 
-notebooks: setup
+# the shared teacher (chapters 0-4 and later), built once into the cache as a stage of its own:
+# minutes of fine-tuning that no chapter's time budget should carry; a no-op once cached
+teacher: setup
+	$(BIN)/python tools/build_teacher.py
+
+notebooks: setup teacher
 	rm -rf $(SRC) && mkdir -p $(SRC)
 	cp -r _config.yml _toc.yml book notebooks tools $(SRC)/
 	# each notebook once, in place; fails one that runs over NB_BUDGET_S (a cell over it is stopped

@@ -14,10 +14,12 @@ import hashlib
 import http.client
 import importlib.metadata
 import os
+import unicodedata
 import urllib.error
 import urllib.request
 import warnings
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -343,15 +345,14 @@ class TextData:
             counts[label] += 1
         return dict(zip(self.label_names, counts))
 
-    def subset(self, n: int, seed: int = 0) -> TextData:
-        """A stratified, deterministic sample of `n` examples (class shares kept, original order kept)."""
+    def _stratified_rows(self, n: int, seed: int) -> list[int]:
+        """Row numbers of a stratified, deterministic sample of `n` rows, in their original order."""
         import numpy as np
 
         if n <= 0:
             raise ValueError(f"subset size must be positive, got {n}")
         if n >= len(self):
-            return TextData(list(self.texts), list(self.labels), list(self.label_names), self.name,
-                            self.split, self.source)
+            return list(range(len(self)))
         labels = np.asarray(self.labels)
         counts = np.bincount(labels, minlength=len(self.label_names))
         quota = counts * n / len(self)
@@ -363,9 +364,24 @@ class TextData:
         rng = np.random.default_rng(seed)
         chosen = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[: take[c]]
                                  for c in range(len(counts))])
-        chosen.sort()
-        return TextData([self.texts[i] for i in chosen], [self.labels[i] for i in chosen],
-                        list(self.label_names), self.name, self.split, self.source)
+        return sorted(int(i) for i in chosen)
+
+    def _rows(self, rows: Sequence[int], split: str | None = None) -> TextData:
+        """These rows as a new TextData (same labels, name and source)."""
+        return TextData([self.texts[i] for i in rows], [self.labels[i] for i in rows], list(self.label_names),
+                        self.name, self.split if split is None else split, self.source)
+
+    def subset(self, n: int, seed: int = 0) -> TextData:
+        """A stratified, deterministic sample of `n` examples (class shares kept, original order kept)."""
+        return self._rows(self._stratified_rows(n, seed))
+
+    def split_off(self, n: int, seed: int = 0, name: str = "held out") -> tuple[TextData, TextData]:
+        """(the rest, a stratified sample of `n` rows named `name`): two disjoint parts of these rows."""
+        if not 0 < n < len(self):
+            raise ValueError(f"can only split off 1 to {len(self) - 1} of {len(self)} rows, got {n}")
+        chosen = self._stratified_rows(n, seed)
+        taken = set(chosen)
+        return self._rows([i for i in range(len(self)) if i not in taken]), self._rows(chosen, name)
 
     def __repr__(self) -> str:
         return (f"TextData({self.name!r}, split={self.split!r}, n={len(self)}, "
@@ -430,3 +446,149 @@ def load_text_classification(name: str, split: str, *, progress: bool = True) ->
         raise ValueError(f"{name} has no split {split!r}; its splits are {', '.join(spec.files)}.{why}")
     path, source = fetch_with_source(REMOTE_FILES[spec.files[split]], progress=progress)
     return read_text_classification(path, spec, split, source)
+
+
+# ---------------------------------------------------------------------------------------------
+# clean splits: one rule against duplicates, label conflicts and train/test leakage
+
+CLEAN_RULE = (
+    "Texts are compared after normalisation (Unicode NFKC, case-folded, words only: punctuation and "
+    "spacing ignored); empty texts are dropped. Within a split, copies of one text become one row: "
+    "it keeps the label that a strict majority of its copies carry, and is dropped as a conflict "
+    "when no label does. Across splits, a text already in an earlier split (train before valid "
+    "before test) is dropped from the later one, so nothing scored was seen in training or used "
+    "for choices."
+)
+
+
+def normalize_text(text: str) -> str:
+    """The form texts are compared in: NFKC, case-folded, words joined by single spaces."""
+    # letters, combining marks and digits are word characters; re's \w would split Indic words at
+    # every vowel sign (category Mn/Mc), so the categories are checked directly
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    kept = "".join(ch if unicodedata.category(ch)[0] in "LMN" else " " for ch in folded)
+    return " ".join(kept.split())
+
+
+@dataclass(frozen=True)
+class SplitAudit:
+    """What the cleaning rule did to one split (counts of rows or of distinct texts, as named)."""
+
+    split: str
+    rows: int  # labelled rows in the upstream file
+    empty_rows: int  # rows whose text is empty after normalisation
+    distinct: int  # distinct non-empty texts
+    max_copies: int  # rows of the most repeated text
+    conflicts: int  # distinct texts whose copies carry more than one label
+    conflicts_resolved: int  # ... of which a strict majority decided the label
+    leaked: int  # distinct texts (after the conflict rule) already in an earlier split
+    kept: int  # rows of the clean split: one per distinct text
+
+    @property
+    def duplicate_rows(self) -> int:
+        """Rows that repeat a text already counted (rows - empty - distinct)."""
+        return self.rows - self.empty_rows - self.distinct
+
+
+@dataclass
+class CleanSplits:
+    """De-duplicated, conflict-free, leakage-free splits of one dataset, with the audit of each."""
+
+    splits: dict[str, TextData]
+    audit: list[SplitAudit]
+    raw: dict[str, TextData]  # the upstream splits, for a one-off comparison
+    rule: str = CLEAN_RULE
+
+    def __getattr__(self, split: str) -> TextData:
+        splits = self.__dict__.get("splits", {})
+        if split in splits:
+            return splits[split]
+        raise AttributeError(f"no split {split!r}; the splits are {', '.join(splits)}")
+
+    def audit_table(self) -> str:
+        """The audit as a fixed-width text table, one row per split."""
+        head = (f"{'split':<6} {'rows':>7} {'empty':>6} {'distinct':>9} {'dup rows':>9} {'max copies':>10} "
+                f"{'conflicts':>9} {'resolved':>8} {'leaked':>7} {'kept':>7}")
+        lines = [head]
+        for a in self.audit:
+            lines.append(f"{a.split:<6} {a.rows:>7,} {a.empty_rows:>6,} {a.distinct:>9,} {a.duplicate_rows:>9,} "
+                         f"{a.max_copies:>10,} {a.conflicts:>9,} {a.conflicts_resolved:>8,} {a.leaked:>7,} "
+                         f"{a.kept:>7,}")
+        return "\n".join(lines)
+
+
+def _copies_by_text(data: TextData) -> tuple[dict[str, Counter], dict[str, str], int]:
+    """Label counts and first raw text of every normalised text, and the number of empty rows."""
+    labels: dict[str, Counter] = {}
+    first: dict[str, str] = {}
+    empty = 0
+    for text, label in zip(data.texts, data.labels):
+        key = normalize_text(text)
+        if not key:
+            empty += 1
+            continue
+        labels.setdefault(key, Counter())[label] += 1
+        first.setdefault(key, text.strip())
+    return labels, first, empty
+
+
+def clean_split_data(raw: dict[str, TextData]) -> CleanSplits:
+    """Apply CLEAN_RULE to splits given in order (earliest first, e.g. train, valid, test)."""
+    if not raw:
+        raise ValueError("no splits to clean: pass {'train': TextData, 'valid': ..., 'test': ...}")
+    earlier: set[str] = set()
+    splits: dict[str, TextData] = {}
+    audit: list[SplitAudit] = []
+    for split, data in raw.items():
+        copies, first, empty = _copies_by_text(data)
+        texts, labels = [], []
+        conflicts = resolved = leaked = 0
+        for key, counts in copies.items():  # first-occurrence order: deterministic
+            (label, votes), = counts.most_common(1)
+            if len(counts) > 1:
+                conflicts += 1
+                if 2 * votes <= sum(counts.values()):
+                    continue  # no strict majority: the label is a coin toss, drop it
+                resolved += 1
+            if key in earlier:
+                leaked += 1
+                continue
+            texts.append(first[key])
+            labels.append(label)
+        if not texts:
+            raise ValueError(f"cleaning left no rows in {data.name} {split} ({len(data)} rows in): is every "
+                             "text empty, conflicting or already in an earlier split?")
+        earlier |= set(copies)  # every text of this split, kept or not, is off-limits later
+        splits[split] = TextData(texts, labels, list(data.label_names), data.name, split,
+                                 f"{data.source}, cleaned" if data.source else "cleaned")
+        audit.append(SplitAudit(split, len(data), empty, len(copies),
+                                max((sum(c.values()) for c in copies.values()), default=0),
+                                conflicts, resolved, leaked, len(texts)))
+    return CleanSplits(splits, audit, dict(raw))
+
+
+_CLEAN_CACHE: dict[str, CleanSplits] = {}
+
+
+def load_clean_splits(name: str, *, progress: bool = True) -> CleanSplits:
+    """Every split of a registered dataset, cleaned by CLEAN_RULE (train, valid, test order)."""
+    spec = dataset_spec(name)
+    if name not in _CLEAN_CACHE:
+        order = [s for s in ("train", "valid", "test") if s in spec.files]
+        raw = {s: load_text_classification(name, s, progress=progress) for s in order}
+        _CLEAN_CACHE[name] = clean_split_data(raw)
+    return _CLEAN_CACHE[name]
+
+
+def text_only_ceiling(data: TextData) -> float:
+    """The best accuracy any text-only classifier can reach on `data`: one answer per distinct text."""
+    if len(data) == 0:
+        raise ValueError(f"{data.name} {data.split} is empty: no ceiling to compute")
+    copies, _, _ = _copies_by_text(data)
+    return sum(c.most_common(1)[0][1] for c in copies.values()) / len(data)
+
+
+def text_groups(texts: Sequence[str]) -> list[int]:
+    """A group id per text: equal ids for texts that are equal after normalize_text."""
+    ids: dict[str, int] = {}
+    return [ids.setdefault(normalize_text(t), len(ids)) for t in texts]

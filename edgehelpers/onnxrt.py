@@ -35,6 +35,38 @@ def fixed_inputs(tokenizer: Any, seq_len: int, batch: int = 1, text: str = "a he
     return {"input_ids": enc["input_ids"].astype(np.int64), "attention_mask": enc["attention_mask"].astype(np.int64)}
 
 
+def real_length_inputs(tokenizer: Any, texts: Sequence[str], quantile: float,
+                       max_length: int = 128) -> tuple[int, dict[str, np.ndarray]]:
+    """(tokens, int64 ids and mask) of one real text whose length is the `quantile` (0-100) of `texts`.
+
+    Batch 1 and no padding: what an app feeds its model for one typical (p50) or long (p95) input.
+    """
+    if len(texts) == 0:
+        raise ValueError("no texts to take a length from: pass the evaluation texts")
+    if not 0 <= quantile <= 100:
+        raise ValueError(f"quantile is a percentile from 0 to 100 (e.g. 50 or 95), got {quantile}")
+    lengths = np.array([len(ids) for ids in tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]])
+    target = int(np.percentile(lengths, quantile, method="nearest"))  # a length some text really has
+    text = texts[int(np.flatnonzero(lengths == target)[0])]
+    enc = tokenizer([text], truncation=True, max_length=max_length, return_tensors="np")
+    return target, {"input_ids": enc["input_ids"].astype(np.int64), "attention_mask": enc["attention_mask"].astype(np.int64)}
+
+
+def benchmark_inputs(tokenizer: Any, texts: Sequence[str], *, quantiles: Sequence[float] = (50, 95),
+                     padded: int | None = 128) -> dict[str, dict[str, np.ndarray]]:
+    """The book's latency inputs, batch 1: real texts at the given length percentiles, and `padded` tokens.
+
+    Keys name each input with its length, e.g. {"p50 (22 tok)": ..., "p95 (31 tok)": ..., "128 tok": ...}.
+    """
+    inputs = {}
+    for q in quantiles:
+        tokens, feed = real_length_inputs(tokenizer, texts, q)
+        inputs[f"p{q:g} ({tokens} tok)"] = feed
+    if padded:
+        inputs[f"{padded} tok"] = fixed_inputs(tokenizer, padded)
+    return inputs
+
+
 def _run_batched(sess: Any, tokenizer: Any, texts: Sequence[str], batch_size: int, max_length: int,
                  reduce: Any) -> np.ndarray:
     """reduce(outputs, mask) of every length-sorted batch, put back in the order of `texts`."""

@@ -194,7 +194,7 @@ def compare_latency(
     max_rounds: int = 10_000,
     threads: int | None = None,
 ) -> dict[str, LatencyStats]:
-    """Time several variants interleaved: one call of each per round, the order rotated each round."""
+    """Time several variants interleaved: one call of each per round, in a new random order each round."""
     names = list(fns)
     if not names:
         raise ValueError("compare_latency needs at least one variant: {'name': fn, ...}")
@@ -209,10 +209,14 @@ def compare_latency(
         for _ in range(warmup):
             for name in names:
                 fns[name]()
+        # a fresh random order every round (seeded: the same schedule on every run), so no variant
+        # always runs right after the same one: a variant that leaves the CPU slower for a moment
+        # (a lower clock after wide vector or matrix instructions, evicted caches) spreads its cost
+        # over all the others instead of hitting one of them every time, as a fixed rotation would
+        schedule = np.random.default_rng(0)
         done, started = 0, _now_ns()
         while _keep_going(done, started, rounds, min_rounds, budget_s, max_rounds):
-            shift = done % len(names)  # rotate, so no variant always runs right after the same one
-            for name in names[shift:] + names[:shift]:
+            for name in (names[i] for i in schedule.permutation(len(names))):
                 t0 = _now_ns()
                 fns[name]()
                 samples[name].append(_now_ns() - t0)
@@ -262,9 +266,14 @@ def _is_litert_interpreter(obj: Any) -> bool:
 
 
 def _torch_callable(model: Any, inputs: Any) -> Callable[[], object]:
-    """Call a torch module on `inputs` under inference_mode (no autograd bookkeeping)."""
+    """Call a torch module on `inputs` under inference_mode (no autograd bookkeeping).
+
+    numpy arrays in a dict of inputs become tensors once, here, so one feed serves every runtime.
+    """
     import torch
 
+    if isinstance(inputs, Mapping):
+        inputs = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in inputs.items()}
     call = _bind(model, inputs)
 
     def run() -> object:
@@ -342,6 +351,19 @@ def as_callable(obj: Any, inputs: Any = None) -> Callable[[], object]:
     )
 
 
+def compare_at(inputs: Mapping[str, Any], variants: Mapping[str, Any], **kwargs: Any) -> dict[str, dict[str, LatencyStats]]:
+    """compare_latency of every variant on each input in turn: {input label: {variant: stats}}.
+
+    `variants` maps names to torch modules, ONNX Runtime sessions, LiteRT interpreters or
+    callables taking the input; `inputs` maps labels (e.g. "p50 (22 tok)") to one input each (a
+    dict of numpy arrays serves torch and ONNX Runtime alike); `kwargs` go to compare_latency.
+    """
+    if not inputs:
+        raise ValueError("compare_at needs at least one input: {'label': feed, ...}")
+    return {label: compare_latency({name: as_callable(obj, feed) for name, obj in variants.items()}, **kwargs)
+            for label, feed in inputs.items()}
+
+
 # ---------------------------------------------------------------------------------------------
 # reporting
 
@@ -366,3 +388,58 @@ def latency_table(results: Mapping[str, LatencyStats], baseline: str | None = No
             row += f"  {ratio:>7.2f}x"
         lines.append(row)
     return "\n".join(lines)
+
+
+def lengths_table(results: Mapping[str, Mapping[str, LatencyStats]], baseline: str | None = None) -> str:
+    """A table of compare_at results: one row per variant, p50/p95 (and speed-up) per input."""
+    if not results:
+        raise ValueError("no results to tabulate")
+    labels = list(results)
+    names = list(next(iter(results.values())))
+    for label in labels:
+        if list(results[label]) != names:
+            raise ValueError(f"every input must time the same variants; {label!r} has {list(results[label])}")
+    if baseline is not None and baseline not in names:
+        raise KeyError(f"baseline {baseline!r} is not among the variants {names}")
+    width = max(7, *(len(n) for n in names))
+    cols = 3 if baseline is not None else 2
+    block = 8 * cols + (cols - 1)
+    head1 = f"{'':<{width}}" + "".join(f"  {label:^{block}}" for label in labels)
+    sub = ["p50 ms", "p95 ms"] + (["speed-up"] if baseline is not None else [])
+    head2 = f"{'variant':<{width}}" + "".join("  " + " ".join(f"{c:>8}" for c in sub) for _ in labels)
+    lines = [head1, head2, "-" * len(head2)]
+    for name in names:
+        row = f"{name:<{width}}"
+        for label in labels:
+            st = results[label][name]
+            d = _decimals(st.p50_ms)
+            cells = [f"{st.p50_ms:>8.{d}f}", f"{st.p95_ms:>8.{d}f}"]
+            if baseline is not None:
+                ratio = results[label][baseline].p50_ms / st.p50_ms if st.p50_ms > 0 else math.inf
+                cells.append(f"{ratio:>7.2f}x")
+            row += "  " + " ".join(cells)
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def input_key(label: str) -> tuple[str, int | None]:
+    """('p50len', 22) for 'p50 (22 tok)', ('128tok', 128) for '128 tok', (label, None) otherwise."""
+    import re
+
+    if match := re.fullmatch(r"(p[\d.]+) \((\d+) tok\)", label):
+        return f"{match.group(1)}len", int(match.group(2))
+    if match := re.fullmatch(r"(\d+) tok", label):
+        return f"{match.group(1)}tok", int(match.group(1))
+    return re.sub(r"\W+", "_", label).strip("_"), None
+
+
+def latency_metrics(by_input: Mapping[str, LatencyStats], tag: str = "1t") -> dict[str, float | int]:
+    """Ledger fields of one variant timed on several inputs, e.g. p50_ms_1t_p50len and p50len_tokens."""
+    fields: dict[str, float | int] = {}
+    for label, stats in by_input.items():
+        key, tokens = input_key(label)
+        fields[f"p50_ms_{tag}_{key}"] = stats.p50_ms
+        fields[f"p95_ms_{tag}_{key}"] = stats.p95_ms
+        if tokens is not None:
+            fields[f"{key}_tokens"] = tokens
+    return fields

@@ -283,3 +283,96 @@ def test_a_mirror_without_the_file_is_named_in_the_error(tmp_path: Path, monkeyp
     monkeypatch.setenv(data.DATA_ENV, str(tmp_path / "empty-mirror"))
     with pytest.raises(DataFileError, match="no internet.*empty-mirror holds no someone/somerepo/dir/file.csv"):
         data.fetch(_pinned(), progress=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# clean splits
+
+
+def _td(rows: list[tuple[str, int]], split: str) -> data.TextData:
+    """A TextData from (text, label) rows with three classes."""
+    return data.TextData([t for t, _ in rows], [y for _, y in rows], ["a", "b", "c"], "toy", split, "memory")
+
+
+def test_normalize_text_ignores_case_spacing_punctuation_and_width() -> None:
+    assert data.normalize_text("  Sensex  JUMPS 500 points!  ") == "sensex jumps 500 points"
+    assert data.normalize_text("Sensex jumps, 500 points") == data.normalize_text("sensex jumps 500 points")
+    assert data.normalize_text("ＡＢＣ\u00a0news") == "abc news"  # NFKC: full-width letters, no-break space
+    assert data.normalize_text(" -- ") == ""
+    assert data.normalize_text("मुंबई में बारिश") == "मुंबई में बारिश"  # Devanagari words survive
+
+
+def test_clean_rule_duplicates_conflicts_and_empties() -> None:
+    train = _td([("Same headline", 0), ("same headline!", 0), ("SAME headline", 1),  # 2 of 3: majority a
+                 ("tie", 0), ("Tie", 1),  # no strict majority: dropped
+                 ("", 2), ("  ", 2), ("...", 1),  # empty after normalisation
+                 ("unique one", 2)], "train")
+    clean = data.clean_split_data({"train": train})
+    t = clean.train
+    assert t.texts == ["Same headline", "unique one"] and t.labels == [0, 2]
+    (a,) = clean.audit
+    assert (a.rows, a.empty_rows, a.distinct, a.max_copies, a.conflicts, a.conflicts_resolved, a.leaked, a.kept) == \
+        (9, 3, 3, 3, 2, 1, 0, 2)
+    assert a.duplicate_rows == 3
+    assert t.split == "train" and t.source == "memory, cleaned" and t.label_names == ["a", "b", "c"]
+
+
+def test_clean_rule_removes_leakage_in_split_order() -> None:
+    train = _td([("alpha", 0), ("beta", 1), ("gamma", 2), ("gamma", 0)], "train")  # gamma: a tie
+    valid = _td([("Alpha.", 0), ("delta", 1), ("delta", 1)], "valid")
+    test = _td([("ALPHA", 1), ("delta", 1), ("gamma", 2), ("epsilon", 2), ("zeta", 0)], "test")
+    clean = data.clean_split_data({"train": train, "valid": valid, "test": test})
+    assert clean.train.texts == ["alpha", "beta"]
+    assert clean.valid.texts == ["delta"]
+    # alpha is in train, delta in valid; gamma was dropped from train as a conflict but was still seen
+    assert clean.test.texts == ["epsilon", "zeta"] and clean.test.labels == [2, 0]
+    assert [a.leaked for a in clean.audit] == [0, 1, 3]
+    assert clean.raw["test"] is test
+    table = clean.audit_table()
+    assert table.splitlines()[0].split()[:3] == ["split", "rows", "empty"] and len(table.splitlines()) == 4
+    with pytest.raises(AttributeError, match="the splits are train, valid, test"):
+        clean.dev  # noqa: B018
+
+
+def test_clean_rule_errors() -> None:
+    with pytest.raises(ValueError, match="no splits"):
+        data.clean_split_data({})
+    with pytest.raises(ValueError, match="left no rows in toy test"):
+        data.clean_split_data({"train": _td([("x", 0)], "train"), "test": _td([("X!", 0), ("", 1)], "test")})
+
+
+def test_text_only_ceiling_and_groups() -> None:
+    test = _td([("one", 0), ("One", 1), ("one", 0), ("two", 2), ("", 1)], "test")
+    # "one" x3 (best answer right twice), "two" right once, the empty row never: 3 of 5
+    assert data.text_only_ceiling(test) == pytest.approx(3 / 5)
+    assert data.text_groups(["One", "one!", "two", "ONE"]) == [0, 0, 1, 0]
+    with pytest.raises(ValueError, match="empty"):
+        data.text_only_ceiling(_td([], "test"))
+
+
+@needs_mirror
+def test_indicnews_en_clean_splits_audit() -> None:
+    clean = data.load_clean_splits("indicnews-en", progress=False)
+    audit = {a.split: a for a in clean.audit}
+    assert {s: a.rows for s, a in audit.items()} == {"train": 36857, "valid": 4606, "test": 4608}
+    assert audit["train"].max_copies == 453 and audit["test"].max_copies == 68
+    assert 25_000 < audit["train"].distinct < 25_500 and audit["train"].conflicts > 1_500
+    assert 2_800 < len(clean.test) < 2_950 and audit["test"].leaked > 400
+    seen = {data.normalize_text(t) for s in ("train", "valid") for t in clean.raw[s].texts}
+    assert not any(data.normalize_text(t) in seen for t in clean.test.texts)  # no leakage
+    assert len({data.normalize_text(t) for t in clean.test.texts}) == len(clean.test)  # no duplicates
+    assert 0.84 < data.text_only_ceiling(clean.raw["test"]) < 0.86
+    assert data.load_clean_splits("indicnews-en") is clean  # parsed once per process
+
+
+def test_split_off_is_a_disjoint_stratified_partition() -> None:
+    d = _td([(f"text {i}", i % 3) for i in range(90)], "train")
+    rest, held = d.split_off(30, seed=1, name="pool")
+    assert len(rest) == 60 and len(held) == 30 and held.split == "pool" and rest.split == "train"
+    assert set(rest.texts) | set(held.texts) == set(d.texts) and not set(rest.texts) & set(held.texts)
+    assert held.class_counts() == {"a": 10, "b": 10, "c": 10}  # stratified
+    assert held.texts == d.subset(30, seed=1).texts  # the same rows subset() picks
+    assert d.split_off(30, seed=1)[1].texts == held.texts  # deterministic
+    for bad in (0, 90, -1):
+        with pytest.raises(ValueError, match="split off"):
+            d.split_off(bad)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -25,8 +26,15 @@ def toy_split(split: str) -> TextData:
     """A tiny two-class set: the class is the keyword."""
     n = 48 if split == "train" else 24
     words = ["cricket", "apple"]
-    texts = [f"news {words[i % 2]} today {i}" for i in range(n)]
+    texts = [f"news {words[i % 2]} {split} {i}" for i in range(n)]
     return TextData(texts, [i % 2 for i in range(n)], list(LABELS), "toy", split)
+
+
+def toy_clean(name: str) -> object:
+    """The toy dataset's clean splits (train and test)."""
+    from edgehelpers.data import clean_split_data
+
+    return clean_split_data({"train": toy_split("train"), "test": toy_split("test")})
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +54,8 @@ def tiny_backbone(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_recipe(tiny_backbone: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> models.TeacherRecipe:
     """A teacher recipe that builds in a second: a toy dataset and the tiny backbone, private cache."""
     monkeypatch.setenv("EDGEHELPERS_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(models, "_load_split", lambda name, split: toy_split(split))
-    return models.TeacherRecipe(dataset="toy", train_size=48, epochs=8, batch_size=8, lr=5e-3,
+    monkeypatch.setattr(models, "_clean_splits", toy_clean)
+    return models.TeacherRecipe(dataset="toy", holdout=8, epochs=8, batch_size=8, lr=5e-3,
                                 max_length=16, backbone=str(tiny_backbone), threads=1)
 
 
@@ -55,7 +63,14 @@ def test_recipe_hash_is_short_and_stable() -> None:
     recipe = models.TeacherRecipe()
     assert recipe.short_hash == models.TeacherRecipe().short_hash and len(recipe.short_hash) == 10
     assert models.TeacherRecipe(seed=1).short_hash != recipe.short_hash
+    assert models.TeacherRecipe(splits="raw").short_hash != recipe.short_hash
+    assert models.TeacherRecipe(holdout=0).short_hash != recipe.short_hash
     assert recipe.cache_name == f"teacher-minilm-indicnews-en-{recipe.short_hash}"
+
+
+def test_unknown_splits_are_refused(tiny_recipe: models.TeacherRecipe) -> None:
+    with pytest.raises(ValueError, match="unknown splits 'raw'"):
+        models.load_teacher(dataclasses.replace(tiny_recipe, splits="raw"), progress=False)
 
 
 def test_missing_package_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,6 +98,13 @@ def test_teacher_builds_caches_and_reloads(tiny_recipe: models.TeacherRecipe,
     assert "building the teacher" in capsys.readouterr().out
     assert built.built_now and built.label_names == LABELS and built.accuracy.n == 24
     assert built.accuracy.value > 0.5 and built.path == models.teacher_path(tiny_recipe)
+    assert sorted(built.predictions) == ["raw test", "test"] and len(built.predictions["test"]) == 24
+    seen, unseen = models.teacher_training_split(tiny_recipe)
+    assert len(seen) == 40 and len(unseen) == 8 and not set(seen.texts) & set(unseen.texts)
+    assert unseen.split == "teacher-unseen"
+    assert models.teacher_training_split(dataclasses.replace(tiny_recipe, holdout=0))[1] is None
+    hits = np.array(built.predictions["test"]) == np.array(toy_split("test").labels)
+    assert hits.sum() == built.accuracy.correct
     files = {p.name for p in built.path.iterdir()}
     assert {"model.safetensors", "config.json", "metrics.json", "tokenizer.json"} <= files
     assert not any(name.endswith((".bin", ".pt", ".pth", ".pkl")) for name in files)  # never pickle
@@ -105,12 +127,12 @@ WORKER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     import edgehelpers.models as models
-    from edgehelpers.data import TextData
+    from edgehelpers.data import TextData, clean_split_data
     folder, backbone, me = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 
     def toy_split(split):
         n = 48 if split == "train" else 24
-        texts = [f"news {('cricket', 'apple')[i % 2]} today {i}" for i in range(n)]
+        texts = [f"news {('cricket', 'apple')[i % 2]} {split} {i}" for i in range(n)]
         return TextData(texts, [i % 2 for i in range(n)], ["sports", "tech"], "toy", split)
 
     real_build = models._build_teacher
@@ -121,9 +143,9 @@ WORKER = textwrap.dedent("""
         time.sleep(1.0)  # keep the lock a while, so the other process surely waits on it
         real_build(recipe, dest, progress)
 
-    models._load_split = lambda name, split: toy_split(split)
+    models._clean_splits = lambda name: clean_split_data({s: toy_split(s) for s in ("train", "test")})
     models._build_teacher = counted_build
-    recipe = models.TeacherRecipe(dataset="toy", train_size=48, epochs=8, batch_size=8, lr=5e-3,
+    recipe = models.TeacherRecipe(dataset="toy", holdout=8, epochs=8, batch_size=8, lr=5e-3,
                                   max_length=16, backbone=backbone, threads=1)
     (folder / f"ready-{me}").touch()
     while len(list(folder.glob("ready-*"))) < 2:  # start together

@@ -14,7 +14,8 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from edgehelpers.onnx_export import ExportMismatchError, check_logits, export_onnx, linear_node_names  # noqa: E402
-from edgehelpers.onnxrt import fixed_inputs, onnx_embeddings, onnx_logits, session  # noqa: E402
+from edgehelpers.onnxrt import (benchmark_inputs, fixed_inputs, onnx_embeddings, onnx_logits,  # noqa: E402
+                                real_length_inputs, session)
 from edgehelpers.quant import BlockwiseFakeQuant, fake_quantize_blockwise, int8_dynamic, weight_only  # noqa: E402
 
 TEXTS = ["rain expected in pune", "cricket team wins the final", "new phone launched today",
@@ -91,6 +92,25 @@ def test_fixed_inputs_pad_to_the_benchmark_length(tokenizer):
     feed = fixed_inputs(tokenizer, 128, batch=2)
     assert feed["input_ids"].shape == (2, 128) and feed["input_ids"].dtype == np.int64
     assert feed["attention_mask"].sum() < 2 * 128  # padding is masked
+
+
+def test_real_length_inputs_are_real_unpadded_texts(tokenizer):
+    texts = ["one", "two words", "three words here", "this one has five words", "a", "b c"]
+    lengths = [len(tokenizer(t)["input_ids"]) for t in texts]
+    tokens, feed = real_length_inputs(tokenizer, texts, 50)
+    assert tokens == int(np.percentile(lengths, 50, method="nearest")) and tokens in lengths
+    assert feed["input_ids"].shape == (1, tokens) and feed["attention_mask"].all()  # batch 1, no padding
+    assert tokenizer.decode(feed["input_ids"][0], skip_special_tokens=True) == texts[lengths.index(tokens)]
+    assert real_length_inputs(tokenizer, texts, 100)[0] == max(lengths)
+    inputs = benchmark_inputs(tokenizer, texts)
+    assert list(inputs) == [f"p50 ({tokens} tok)", f"p95 ({max(lengths)} tok)", "128 tok"]
+    assert inputs["128 tok"]["input_ids"].shape == (1, 128)
+    p90 = int(np.percentile(lengths, 90, method="nearest"))
+    assert list(benchmark_inputs(tokenizer, texts, quantiles=(90,), padded=None)) == [f"p90 ({p90} tok)"]
+    with pytest.raises(ValueError, match="no texts"):
+        real_length_inputs(tokenizer, [], 50)
+    with pytest.raises(ValueError, match="percentile from 0 to 100"):
+        real_length_inputs(tokenizer, texts, 0.95 * 1000)
 
 
 def test_int8_dynamic_shrinks_the_file_and_stays_close(tiny, tokenizer, tmp_path):

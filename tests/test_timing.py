@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from edgehelpers import timing
-from edgehelpers.timing import LatencyStats, as_callable, compare_latency, latency, latency_table, throughput
+from edgehelpers.timing import (LatencyStats, as_callable, compare_at, compare_latency, latency, latency_table,
+                                latency_metrics, lengths_table, throughput)
 
 
 class FakeClock:
@@ -115,11 +116,35 @@ def test_throughput_from_median(clock):
 # ---------------------------------------------------------------- interleaving
 
 
-def test_compare_rotates_order_each_round(clock):
+def test_compare_shuffles_order_each_round(clock):
     calls: list[str] = []
-    fns = {name: (lambda n=name: calls.append(n)) for name in "abc"}
-    compare_latency(fns, warmup=1, rounds=3)
-    assert calls == list("abc" "abc" "bca" "cab")  # warm-up, then rounds 0, 1, 2
+    fns = {name: (lambda n=name: calls.append(n)) for name in "abcd"}
+    compare_latency(fns, warmup=1, rounds=40)
+    assert calls[:4] == list("abcd")  # warm-up in the given order
+    rounds = [calls[i : i + 4] for i in range(4, len(calls), 4)]
+    assert all(sorted(r) == list("abcd") for r in rounds) and len(rounds) == 40  # each variant once a round
+    before_a = {r[r.index("a") - 1] for r in rounds if r.index("a") > 0}
+    assert before_a == set("bcd")  # no fixed neighbour: a rotation would always put d before a
+    again: list[str] = []
+    compare_latency({name: (lambda n=name: again.append(n)) for name in "abcd"}, warmup=1, rounds=40)
+    assert again == calls  # seeded: the same schedule every time
+
+
+def test_compare_spreads_an_after_effect_over_all_variants(clock):
+    # "heavy" leaves the machine slow for the next call (as a lower clock after AMX/AVX-512 code
+    # can); with a fixed rotation the same variant would always pay for it
+    slow_next = [False]
+
+    def make(ms: int, heavy: bool = False):
+        def fn():
+            clock.now += int(ms * 1e6) + (2_000_000 if slow_next[0] else 0)
+            slow_next[0] = heavy
+        return fn
+
+    fns = {"heavy": make(1, heavy=True), "x": make(5), "y": make(5), "z": make(5)}
+    res = compare_latency(fns, warmup=0, rounds=300)
+    means = [res[n].mean_ms for n in ("x", "y", "z")]
+    assert max(means) - min(means) < 0.5  # each pays about a third of the penalty, none all of it
 
 
 def test_compare_spreads_drift_over_all_variants(clock):
@@ -202,6 +227,7 @@ def test_as_callable_torch_module():
     assert torch.equal(out, model(x).detach()) and torch.is_inference(out)
     assert torch.equal(as_callable(model, (x,))(), out)
     assert torch.equal(as_callable(model, {"input": x})(), out)
+    assert torch.equal(as_callable(model, {"input": x.numpy()})(), out)  # numpy feeds become tensors
 
 
 def _onnx_add_one():
@@ -317,6 +343,45 @@ def test_latency_table_speed_up():
         latency_table(res, baseline="fp16")
     with pytest.raises(ValueError):
         latency_table({})
+
+
+def test_compare_at_times_every_variant_on_every_input():
+    calls = []
+    variants = {"double": lambda x: calls.append(("double", x)), "square": lambda x: calls.append(("square", x))}
+    res = compare_at({"short": 2, "long": 128}, variants, warmup=1, rounds=3)
+    assert list(res) == ["short", "long"] and all(list(r) == ["double", "square"] for r in res.values())
+    assert all(r[v].n == 3 for r in res.values() for v in r)
+    assert calls.count(("double", 2)) == 4 and calls.count(("square", 128)) == 4  # warm-up + 3 rounds
+    with pytest.raises(ValueError, match="at least one input"):
+        compare_at({}, variants)
+
+
+def test_lengths_table():
+    def stats(ms: float) -> LatencyStats:
+        return LatencyStats.from_samples([ms, ms], threads=1)
+
+    res = {"p50 (22 tok)": {"fp32": stats(4.0), "int8": stats(2.0)},
+           "128 tok": {"fp32": stats(40.0), "int8": stats(10.0)}}
+    table = lengths_table(res, baseline="fp32")
+    top, header, rule, fp32, int8 = table.splitlines()
+    assert "p50 (22 tok)" in top and "128 tok" in top and header.count("speed-up") == 2
+    assert fp32.split()[-1] == "1.00x" and int8.split()[3] == "2.00x" and int8.split()[-1] == "4.00x"
+    assert len({len(line) for line in (header, rule, fp32, int8)}) == 1
+    assert "speed-up" not in lengths_table(res)
+    with pytest.raises(KeyError, match="fp16"):
+        lengths_table(res, baseline="fp16")
+    with pytest.raises(ValueError, match="same variants"):
+        lengths_table({"a": {"x": stats(1.0)}, "b": {"y": stats(1.0)}})
+    with pytest.raises(ValueError):
+        lengths_table({})
+
+
+def test_latency_metrics_name_each_input():
+    st = LatencyStats.from_samples([2.0, 4.0], threads=1)
+    fields = latency_metrics({"p50 (22 tok)": st, "p95 (31 tok)": st, "128 tok": st, "odd input!": st}, tag="2t")
+    assert fields["p50_ms_2t_p50len"] == st.p50_ms and fields["p95_ms_2t_p95len"] == st.p95_ms
+    assert fields["p50len_tokens"] == 22 and fields["p95len_tokens"] == 31 and fields["128tok_tokens"] == 128
+    assert "p50_ms_2t_odd_input" in fields and "odd_input_tokens" not in fields
 
 
 def test_importing_helpers_does_not_import_torch():
