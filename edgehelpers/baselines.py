@@ -41,7 +41,7 @@ def tfidf_model(kind: str = "svm", c: float = 1.0, ngrams: int = 2) -> Any:
         raise ValueError(f"need c > 0 and ngrams >= 1, got c={c}, ngrams={ngrams}")
     # sublinear tf: a word repeated in a headline is not twice the evidence
     vectorizer = TfidfVectorizer(ngram_range=(1, ngrams), sublinear_tf=True)
-    classifier = LinearSVC(C=c) if kind == "svm" else LogisticRegression(C=c, max_iter=1000, solver="saga",
+    classifier = LinearSVC(C=c, random_state=0) if kind == "svm" else LogisticRegression(C=c, max_iter=1000, solver="saga",
                                                                         tol=1e-3, random_state=0)
     return make_pipeline(vectorizer, classifier)
 
