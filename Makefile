@@ -50,6 +50,8 @@ notebooks: setup teacher
 	  -p tools.notebook_budget --notebook-budget=$(NB_BUDGET_S) \
 	  --notebooks-total-budget=$(NB_TOTAL_BUDGET_S) --notebook-times=$(BUILD)/notebook-times.json \
 	  $(SRC)/notebooks
+	# a progress bar keeps every redraw in a saved notebook: the page shows only its last state
+	$(BIN)/python tools/tidy_outputs.py $(SRC)/notebooks/*.ipynb
 
 # jupyter-book writes to <path-output>/_build/html, so "--path-output ." puts the book in $(HTML)
 html: setup

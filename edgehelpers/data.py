@@ -507,13 +507,12 @@ class CleanSplits:
 
     def audit_table(self) -> str:
         """The audit as a fixed-width text table, one row per split."""
-        head = (f"{'split':<6} {'rows':>7} {'empty':>6} {'distinct':>9} {'dup rows':>9} {'max copies':>10} "
-                f"{'conflicts':>9} {'resolved':>8} {'leaked':>7} {'kept':>7}")
+        head = (f"{'split':<6}{'rows':>7}{'empty':>7}{'distinct':>9}{'dup rows':>9}{'max dup':>8}"
+                f"{'conflict':>9}{'resolved':>9}{'leaked':>7}{'kept':>7}")
         lines = [head]
         for a in self.audit:
-            lines.append(f"{a.split:<6} {a.rows:>7,} {a.empty_rows:>6,} {a.distinct:>9,} {a.duplicate_rows:>9,} "
-                         f"{a.max_copies:>10,} {a.conflicts:>9,} {a.conflicts_resolved:>8,} {a.leaked:>7,} "
-                         f"{a.kept:>7,}")
+            lines.append(f"{a.split:<6}{a.rows:>7,}{a.empty_rows:>7,}{a.distinct:>9,}{a.duplicate_rows:>9,}"
+                         f"{a.max_copies:>8,}{a.conflicts:>9,}{a.conflicts_resolved:>9,}{a.leaked:>7,}{a.kept:>7,}")
         return "\n".join(lines)
 
 

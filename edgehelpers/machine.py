@@ -132,6 +132,14 @@ def banner(libs: Sequence[str] = DEFAULT_LIBS) -> str:
     )
 
 
+def table_note(libs: Sequence[str] = ("torch", "onnxruntime")) -> str:
+    """One line naming the machine and key versions, for every table after the chapter's banner."""
+    info = machine_info(libs)
+    isa = " ".join(name for name, on in info["isa"].items() if on) or "no listed ISA extensions"
+    versions = ", ".join(f"{k} {v}" for k, v in info["libs"].items())
+    return f"[{short_machine(info)}; {isa}; {versions}; {info['date'][:10]}]"
+
+
 def print_banner(libs: Sequence[str] = DEFAULT_LIBS) -> None:
     """Print banner() (the second cell of every chapter does this)."""
     print(banner(libs), file=sys.stdout)

@@ -70,7 +70,8 @@ def roofline(
     highest_first = sorted(peaks_gflops.items(), key=lambda kv: -kv[1])
     for (name, peak), color in zip(highest_first, _colors(), strict=False):
         ridge = ridges[name]
-        ax.loglog([ridge, x_hi], [peak, peak], color=color, lw=2, label=f"{name}: {peak:.3g} GFLOP/s")
+        unit = "GOP/s" if "INT" in name.upper() else "GFLOP/s"  # integer peaks count operations, not FLOPs
+        ax.loglog([ridge, x_hi], [peak, peak], color=color, lw=2, label=f"{name}: {peak:.3g} {unit}")
         ax.plot([ridge], [peak], "o", color=color, ms=6)
         ax.annotate(f"ridge {ridge:.2g} FLOP/B", (ridge, peak), textcoords="offset points", xytext=(4, -12),
                     fontsize=8, color=color)
@@ -82,7 +83,7 @@ def roofline(
     ax.set_xlim(x_lo, x_hi)
     ax.set_ylim(y_lo, top * 2)
     ax.set_xlabel("arithmetic intensity (FLOP/byte)")
-    ax.set_ylabel("performance (GFLOP/s)")
+    ax.set_ylabel("performance (GFLOP/s, or GOP/s for integer peaks)")
     ax.set_title("Roofline")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)

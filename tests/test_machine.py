@@ -66,6 +66,12 @@ def test_banner_and_print_banner(capsys):
     assert "numpy" in capsys.readouterr().out
 
 
+def test_table_note_is_one_line():
+    note = machine.table_note(libs=("numpy",))
+    assert "\n" not in note and note.startswith("[") and note.endswith("]")
+    assert machine.short_machine() in note and f"numpy {np.__version__}" in note
+
+
 def test_short_machine():
     info = {"cpu": "Example CPU", "logical_cores": 8, "usable_cores": 2}
     assert machine.short_machine(info) == "Example CPU, 2 cores"

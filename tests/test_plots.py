@@ -29,6 +29,8 @@ def test_roofline():
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert any("19 GB/s" in t for t in legend) and any("INT8 GEMM" in t for t in legend)
+    assert any(t.startswith("INT8 GEMM") and t.endswith("GOP/s") for t in legend)  # integer ops are not FLOPs
+    assert any(t.startswith("FP32 GEMM") and t.endswith("GFLOP/s") for t in legend)
     texts = _texts(ax)
     assert "MiniLM b=1" in texts and f"ridge {88 / 19:.2g} FLOP/B" in texts
     lo, hi = ax.get_xlim()
