@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -193,3 +194,42 @@ def compare(pred_a: Any, pred_b: Any, labels: Any, *, confidence: float = 0.95, 
     """The paired comparison of model a against model b on the same rows (see Comparison)."""
     diff, low, high = accuracy_diff_ci(pred_a, pred_b, labels, confidence, groups)
     return Comparison(diff, low, high, confidence, int(np.asarray(labels).size))
+
+
+def front_ties(front: Sequence[str], predictions: Mapping[str, Any], labels: Any,
+               confidence: float = 0.95) -> dict[str, str]:
+    """Pareto-front members whose accuracy lead over the next faster member is within the noise.
+
+    `front` lists the front's variants from fastest to slowest (as plots.pareto_front returns them);
+    the result maps each tied member to the faster variant it ties with (paired comparison).
+    """
+    missing = [name for name in front if name not in predictions]
+    if missing:
+        raise ValueError(f"no predictions for front members {missing}: pass each one's class ids")
+    ties: dict[str, str] = {}
+    anchor = None  # the fastest member whose lead is real so far
+    for name in front:
+        if anchor is not None and not compare(predictions[name], predictions[anchor], labels,
+                                              confidence=confidence).better():
+            ties[name] = anchor
+            continue
+        anchor = name
+    return ties
+
+
+def collapse_reason(predictions: Any, labels: Any, *, max_class_share: float = 0.5,
+                    floor_margin: float = 0.02) -> str | None:
+    """Why a model's predictions look dead (one class for most rows, or no better than always
+    answering the most frequent label), or None for a live model. A dead model is a failure to
+    report, never a result to compare."""
+    pred, lab = np.asarray(predictions).ravel(), np.asarray(labels).ravel()
+    hits = _hits(pred, lab)
+    values, counts = np.unique(pred, return_counts=True)
+    top = int(counts.argmax())
+    if counts[top] / pred.size >= max_class_share:
+        return f"it predicts class {values[top]} for {counts[top] / pred.size:.0%} of the rows"
+    majority = np.unique(lab, return_counts=True)[1].max() / lab.size
+    if hits.mean() <= majority + floor_margin:
+        return (f"its accuracy {hits.mean():.1%} is no better than always answering the most frequent "
+                f"label ({majority:.1%})")
+    return None

@@ -43,10 +43,13 @@ def check(condition: bool, claim: str) -> None:
                          "set-up, not to your hardware; please report it with the output above.")
 
 
-def speed(condition: bool, claim: str, why: str = "") -> bool:
-    """A claim about this machine's speed: asserted in CI/strict mode, reported elsewhere; returns it."""
+def speed(condition: bool, claim: str, why: str = "") -> None:
+    """A claim about this machine's speed: asserted in CI/strict mode, printed elsewhere when it fails.
+
+    Returns nothing, so a claim ending a notebook cell adds no output of its own.
+    """
     if condition:
-        return True
+        return
     message = f"did not hold on your machine: {claim}"
     if why:
         message += f". {why}"
@@ -54,4 +57,3 @@ def speed(condition: bool, claim: str, why: str = "") -> bool:
     if strict():
         raise ClaimError(message + f" (strict mode: {STRICT_ENV}=1 or CI=true)")
     print(message)
-    return False

@@ -8,7 +8,7 @@ Figure left as the cell's last value is shown a second time. Pass `ax=` to draw 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -160,32 +160,68 @@ def pareto_front(points: Sequence[tuple[str, float, float]], higher_is_better: b
     return [label for label, _, _ in sorted(front, key=lambda p: (p[1], -sign * p[2]))]
 
 
+def _place_labels(ax: Any, pts: Sequence[tuple[str, float, float]], fontsize: float = 8) -> None:
+    """Annotate each point with its label, moving a label that would overlap one placed earlier."""
+    scale = ax.figure.dpi / 72  # display pixels per point
+    height = 1.25 * fontsize * scale
+    placed: list[tuple[float, float, float, float]] = []
+    for label, x, y in sorted(pts, key=lambda p: (p[1], -p[2])):
+        px, py = ax.transData.transform((x, y))
+        width = 0.58 * fontsize * scale * len(label)
+        candidates = [(5, 4), (5, -12), (5, 14), (5, -22), (5, 24), (5, -32), (-5 - width / scale, 4),
+                      (-5 - width / scale, -12), (5, 34), (5, -42)]
+        chosen = candidates[0]
+        for dx, dy in candidates:
+            box = (px + dx * scale, py + dy * scale, px + dx * scale + width, py + dy * scale + height)
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+                chosen = (dx, dy)
+                break
+        dx, dy = chosen
+        placed.append((px + dx * scale, py + dy * scale, px + dx * scale + width, py + dy * scale + height))
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=chosen, fontsize=fontsize,
+                    arrowprops=None if chosen == candidates[0] else {"arrowstyle": "-", "color": "0.6", "lw": 0.5})
+
+
 def pareto(
     points: Sequence[tuple[str, float, float]],
     *,
     xlabel: str,
     ylabel: str,
     higher_is_better: bool = True,
+    ties: Collection[str] = (),
     ax: Any = None,
 ) -> Any:
-    """Scatter (label, x, y) points, lower x better, and draw their Pareto front as a staircase."""
+    """Scatter (label, x, y) points, lower x better, and draw their Pareto front as a staircase.
+
+    `ties` names front points whose lead over a faster front point is within the noise: they are
+    drawn hollow, as ties rather than real steps of the front.
+    """
     pts = _check_points(points, "Pareto point")
     if not pts:
         raise ValueError("no points to plot: pass (label, x, y) triples")
     if not xlabel or not ylabel:
         raise ValueError("label both axes with quantity and unit, e.g. xlabel='latency (ms)'")
+    unknown = set(ties) - {label for label, _, _ in pts}
+    if unknown:
+        raise ValueError(f"ties names points that are not plotted: {sorted(unknown)}")
     front = set(pareto_front(pts, higher_is_better))
     fig, ax = _axes(ax)
     for label, x, y in pts:
         on = label in front
-        ax.plot([x], [y], "o", color="tab:blue" if on else "tab:gray", ms=7 if on else 5)
-        ax.annotate(label, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        if label in ties:
+            ax.plot([x], [y], "o", mfc="none", mec="tab:blue", ms=8)
+        else:
+            ax.plot([x], [y], "o", color="tab:blue" if on else "tab:gray", ms=7 if on else 5)
     fx = [(x, y) for label, x, y in pts if label in front]
     fx.sort()
     ax.step([p[0] for p in fx], [p[1] for p in fx], where="post", color="tab:blue", lw=1.5,
             label="Pareto front")
+    if ties:
+        ax.plot([], [], "o", mfc="none", mec="tab:blue", ms=8, label="on the front by a margin within the noise")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
+    ax.autoscale_view()
+    _place_labels(ax, pts)
     return fig

@@ -4,6 +4,8 @@
 - `weight_only`: ONNX Runtime's block-wise n-bit weight-only MatMulNBits (2, 4 or 8 bits).
 - `fake_quantize_blockwise` / `BlockwiseFakeQuant`: the exact grid of `weight_only(symmetric)`, in
   PyTorch and differentiable (straight-through), for quantization-aware training.
+- `smoothing_scales` / `SmoothedLinear`: SmoothQuant's migration of activation outliers into the
+  weights (Xiao et al., 2023), so a per-tensor activation scale fits the smoothed input better.
 """
 
 from __future__ import annotations
@@ -99,6 +101,44 @@ class BlockwiseFakeQuant(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"bits={self.bits}, block_size={self.block_size}"
+
+
+def smoothing_scales(act_absmax: torch.Tensor, weight: torch.Tensor, alpha: float = 0.5) -> torch.Tensor:
+    """SmoothQuant's per-input-channel scales s_j = max|X_j|^alpha / max|W_:,j|^(1 - alpha).
+
+    Dividing the input by s and multiplying the weight columns by s leaves X W^T unchanged, and
+    moves the outliers of the input's channels (the hard part for INT8) into the weights.
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha is the migration strength, between 0 (none) and 1 (all), got {alpha}")
+    if weight.ndim != 2 or act_absmax.shape != (weight.shape[1],):
+        raise ValueError(f"need one activation max per input channel: weight {tuple(weight.shape)} takes "
+                         f"{weight.shape[-1]} inputs, got act_absmax of shape {tuple(act_absmax.shape)}")
+    w_max = weight.detach().abs().amax(dim=0).clamp_min(1e-5)
+    a_max = act_absmax.detach().float().clamp_min(1e-5)
+    return (a_max.pow(alpha) / w_max.pow(1.0 - alpha)).clamp_min(1e-5)
+
+
+class SmoothedLinear(torch.nn.Module):
+    """A Linear whose input is divided by `scales` and whose weight columns are multiplied by them.
+
+    Mathematically the same layer; exported to ONNX it becomes a Mul before the MatMul, so a static
+    quantizer sees (and calibrates) the smoothed input.
+    """
+
+    def __init__(self, linear: torch.nn.Linear, scales: torch.Tensor) -> None:
+        super().__init__()
+        if scales.shape != (linear.in_features,):
+            raise ValueError(f"need {linear.in_features} scales (one per input channel), got {tuple(scales.shape)}")
+        self.linear = torch.nn.Linear(linear.in_features, linear.out_features, bias=linear.bias is not None)
+        with torch.no_grad():
+            self.linear.weight.copy_(linear.weight * scales)
+            if linear.bias is not None:
+                self.linear.bias.copy_(linear.bias)
+        self.register_buffer("inv_scales", 1.0 / scales)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x * self.inv_scales)
 
 
 class _quiet:

@@ -155,3 +155,33 @@ def test_compare_margin_must_be_a_fraction():
     for bad in (0, 1, 2, -0.01):
         with pytest.raises(ValueError, match="fraction"):
             c.no_worse_than(bad)
+
+
+def test_front_ties_names_leads_within_the_noise():
+    from edgehelpers.accuracy import front_ties
+
+    labels = np.ones(2000, dtype=int)
+    fast = labels.copy()
+    fast[:300] = 0  # 85.0%
+    slower_tie = labels.copy()
+    slower_tie[:298] = 0  # 85.1%: a lead of 2 rows is noise
+    slowest_real = labels.copy()
+    slowest_real[:150] = 0  # 92.5%: a real lead over both
+    preds = {"fast": fast, "tie": slower_tie, "real": slowest_real}
+    assert front_ties(["fast", "tie", "real"], preds, labels) == {"tie": "fast"}
+    assert front_ties(["fast"], preds, labels) == {}
+    with pytest.raises(ValueError, match="no predictions"):
+        front_ties(["fast", "ghost"], preds, labels)
+
+
+def test_collapse_reason_flags_dead_models_only():
+    from edgehelpers.accuracy import collapse_reason
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 10, 1000)
+    good = np.where(rng.random(1000) < 0.8, labels, (labels + 1) % 10)
+    assert collapse_reason(good, labels) is None
+    one_class = np.full(1000, 4)
+    assert "predicts class 4 for 100%" in collapse_reason(one_class, labels)
+    guessing = rng.integers(0, 10, 1000)  # spread over classes, but no skill
+    assert "no better than always answering" in collapse_reason(guessing, labels)

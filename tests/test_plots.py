@@ -96,3 +96,19 @@ def test_pareto_figure():
     assert len(front) == 1 and list(front[0].get_xdata()) == [5.0, 10.0, 20.0]
     with pytest.raises(ValueError, match="no points"):
         plots.pareto([], xlabel="x", ylabel="y")
+
+
+def test_pareto_ties_are_hollow_and_labels_do_not_overlap():
+    crowded = [("INT8 dyn/channel", 2.0, 89.0), ("INT8 dyn/tensor", 2.05, 88.9), ("INT8 static", 2.1, 88.8),
+               ("FP32 ORT", 5.0, 89.1), ("W4", 5.1, 88.9)]
+    fig = plots.pareto(crowded, xlabel="latency (ms)", ylabel="accuracy (%)", ties={"FP32 ORT"})
+    ax = fig.axes[0]
+    hollow = [line for line in ax.lines if line.get_markerfacecolor() == "none" and len(line.get_xdata())]
+    assert len(hollow) == 1 and list(hollow[0].get_xdata()) == [5.0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("within the noise" in t for t in legend)
+    fig.canvas.draw()
+    boxes = [t.get_window_extent() for t in ax.texts]
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:]), "labels overlap"
+    with pytest.raises(ValueError, match="not plotted"):
+        plots.pareto(crowded, xlabel="x (ms)", ylabel="y (%)", ties={"ghost"})

@@ -198,3 +198,24 @@ def test_onnx_embeddings_are_unit_vectors(tokenizer, tmp_path):
     emb = onnx_embeddings(session(tmp_path / "enc.onnx"), tokenizer, TEXTS)
     assert emb.shape == (len(TEXTS), 32)
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+
+
+def test_smoothing_keeps_the_layer_and_flattens_its_input():
+    from edgehelpers.quant import SmoothedLinear, smoothing_scales
+
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(16, 8)
+    x = torch.randn(64, 16)
+    x[:, 3] *= 50  # one outlier channel, as in a transformer's FFN input
+    s = smoothing_scales(x.abs().amax(dim=0), linear.weight, alpha=0.5)
+    smoothed = SmoothedLinear(linear, s)
+    torch.testing.assert_close(smoothed(x), linear(x), rtol=1e-4, atol=1e-4)  # the same layer
+    ratio = lambda t: float(t.abs().amax() / t.abs().median())  # noqa: E731
+    assert ratio(x * smoothed.inv_scales) < ratio(x) / 3  # the input the quantizer sees has smaller outliers
+    assert smoothing_scales(x.abs().amax(dim=0), linear.weight, alpha=0.0).shape == (16,)
+    with pytest.raises(ValueError, match="migration strength"):
+        smoothing_scales(x.abs().amax(dim=0), linear.weight, alpha=1.5)
+    with pytest.raises(ValueError, match="one activation max per input channel"):
+        smoothing_scales(torch.ones(8), linear.weight)
+    with pytest.raises(ValueError, match="16 scales"):
+        SmoothedLinear(linear, torch.ones(4))
