@@ -242,3 +242,46 @@ def test_readme_quick_start_has_exactly_the_two_commands():
     assert commands == ["make book", "make test"], (
         f"README's Quick start must hold exactly the two commands `make book` and `make test`; it holds {commands}"
     )
+
+
+# --------------------------------------------------------------------------------------------
+# exercises
+
+EXERCISE_RE = re.compile(r"^###\s+Exercise\s+(\d+\.\d+)\b", re.M)
+CHECK_RE = re.compile(r"exercises\.check\(\s*\"(\d+\.\d+)\"")
+MIN_EXERCISES = 3
+
+
+def _exercises(nb: dict) -> dict[str, dict[str, bool]]:
+    """Exercise id -> whether a check cell and a folded solution follow it, before the next exercise."""
+    found: dict[str, dict[str, bool]] = {}
+    current = None
+    for cell in nb.get("cells", []):
+        src = _source(cell)
+        if cell.get("cell_type") == "markdown":
+            # the text before a heading belongs to the exercise before it (a solution, then the next one)
+            parts = EXERCISE_RE.split(src)  # [text, id, text, id, text, ...]
+            for i, text in enumerate(parts):
+                if i % 2 == 1:
+                    current = text
+                    found[current] = {"check": False, "solution": False}
+                elif current and re.search(r"\{admonition\}\s*Solution[^\n]*\n:class:\s*dropdown", text):
+                    found[current]["solution"] = True
+        elif current and current in CHECK_RE.findall(src):
+            found[current]["check"] = True
+    return found
+
+
+@pytest.mark.parametrize("nb_path", CHAPTERS, ids=_ids(CHAPTERS))
+def test_chapter_has_checked_exercises_with_folded_solutions(nb_path):
+    from edgehelpers.exercises import CHECKS
+
+    found = _exercises(_load(nb_path))
+    chapter = str(int(CHAPTER_RE.match(nb_path.name).group(1)))
+    problems = [f"exercise {e}: no `exercises.check(\"{e}\", ...)` cell" for e, f in found.items() if not f["check"]]
+    problems += [f"exercise {e}: no folded solution (:::{{admonition}} Solution / :class: dropdown)"
+                 for e, f in found.items() if not f["solution"]]
+    problems += [f"exercise {e} is numbered for another chapter" for e in found if e.split(".")[0] != chapter]
+    problems += [f"exercise {e} has no check in edgehelpers.exercises" for e in found if e not in CHECKS]
+    assert len(found) >= MIN_EXERCISES, f"{nb_path.name} has {len(found)} exercises (### Exercise N.k); it needs {MIN_EXERCISES}"
+    assert not problems, f"{nb_path.name}:\n- " + "\n- ".join(problems)

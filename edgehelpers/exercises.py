@@ -1,0 +1,237 @@
+"""Runnable checks for the chapters' exercises: call one on your answer and it says right or wrong.
+
+Each exercise cell ends with `exercises.check("2.1", answer, ...)`: with `answer = None` it only
+reminds you to answer; with an answer it recomputes the truth from what you pass (your predictions,
+the chapter's measurements) and explains the verdict. The checks recompute, so they hold on any
+machine: a right answer is right for *your* measurements.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one check: right (True), wrong (False) or not answered yet (None)."""
+
+    exercise: str
+    ok: bool | None
+    message: str
+
+    def __bool__(self) -> bool:
+        return bool(self.ok)
+
+    def __repr__(self) -> str:
+        state = {True: "right", False: "not quite", None: "no answer yet"}[self.ok]
+        return f"Exercise {self.exercise}: {state}. {self.message}"
+
+
+CHECKS: dict[str, Callable[..., Verdict]] = {}
+
+
+def _exercise(exercise_id: str) -> Callable[[Callable[..., Verdict]], Callable[..., Verdict]]:
+    """Register a check under its exercise number."""
+
+    def register(fn: Callable[..., Verdict]) -> Callable[..., Verdict]:
+        CHECKS[exercise_id] = fn
+        return fn
+
+    return register
+
+
+def check(exercise_id: str, answer: Any, **context: Any) -> Verdict:
+    """Check `answer` to exercise `exercise_id` (e.g. "2.1"); `context` is what the exercise names."""
+    if exercise_id not in CHECKS:
+        raise ValueError(f"no exercise {exercise_id!r}; the checks are {', '.join(sorted(CHECKS))}")
+    if answer is None:
+        return Verdict(exercise_id, None, "Set `answer` in the cell above and run it again.")
+    return CHECKS[exercise_id](exercise_id, answer, **context)
+
+
+def _close(a: float, b: float, rel: float) -> bool:
+    """Whether a is within a relative tolerance of b."""
+    return math.isclose(float(a), float(b), rel_tol=rel, abs_tol=1e-12)
+
+
+def _choice(answer: Any, options: Sequence[str]) -> str:
+    """The answer as one of `options` (case and spaces ignored), or ValueError saying what to pass."""
+    text = str(answer).strip().lower()
+    if text not in options:
+        raise ValueError(f"answer one of {', '.join(repr(o) for o in options)}, not {answer!r}")
+    return text
+
+
+def _paired(name: str, pred_a: Any, pred_b: Any, labels: Any) -> Any:
+    """compare(a, b) with an error that names the exercise's inputs when they are missing."""
+    from edgehelpers.accuracy import compare
+
+    if pred_a is None or pred_b is None or labels is None:
+        raise ValueError(f"exercise {name} needs both prediction arrays and the labels: pass them as the cell shows")
+    return compare(pred_a, pred_b, labels)
+
+
+# ---------------------------------------------------------------------------------------------
+# chapter 1
+
+
+@_exercise("1.1")
+def _all_cores(exercise: str, answer: Any, *, rooflines: Mapping[int, Any]) -> Verdict:
+    """Which ceiling grew more with all cores: bandwidth or compute?"""
+    one, all_ = rooflines[min(rooflines)], rooflines[max(rooflines)]
+    bw, fp = all_.bandwidth_gbs / one.bandwidth_gbs, all_.peaks["FP32"] / one.peaks["FP32"]
+    given = _choice(answer, ("bandwidth", "compute"))
+    facts = f"bandwidth grew {bw:.2f}x, the FP32 peak {fp:.2f}x"
+    if abs(bw - fp) / max(bw, fp) < 0.05:
+        return Verdict(exercise, True, f"{facts}: about equally on this machine, so either answer holds here.")
+    truth = "bandwidth" if bw > fp else "compute"
+    return Verdict(exercise, given == truth, f"{facts}, so {truth} grew more.")
+
+
+@_exercise("1.2")
+def _minilm_ridge(exercise: str, answer: Any, *, enc: Mapping[int, Mapping[str, Any]], roof: Any) -> Verdict:
+    """The shortest measured sequence length at which MiniLM is compute-bound."""
+    bound = [n for n in sorted(enc) if roof.bound(enc[n]["intensity"]) == "compute"]
+    if not bound:
+        return Verdict(exercise, int(answer) == -1, "MiniLM is memory-bound at every measured length here (answer -1).")
+    truth = bound[0]
+    return Verdict(exercise, int(answer) == truth, f"the shortest measured compute-bound length is {truth} tokens "
+                   f"(intensity {enc[truth]['intensity']:.1f} FLOP/B against a ridge of {roof.ridge('FP32'):.1f}).")
+
+
+@_exercise("1.3")
+def _bf16_floor(exercise: str, answer: Any, *, weight_bytes: int, roof: Any) -> Verdict:
+    """The bandwidth floor of a BF16 decode step on one core, in ms."""
+    truth = weight_bytes / 2 / (roof.bandwidth_gbs * 1e9) * 1e3
+    return Verdict(exercise, _close(answer, truth, 0.02), f"BF16 halves the {weight_bytes / 1e6:.0f} MB of weights; at "
+                   f"{roof.bandwidth_gbs:.1f} GB/s streaming the rest takes {truth:.1f} ms, the floor of one step.")
+
+
+@_exercise("1.4")
+def _tail_drift(exercise: str, answer: Any, *, windows: Sequence[Mapping[str, Any]]) -> Verdict:
+    """The ratio of the last window's p95 to the first window's p95."""
+    truth = windows[-1]["stats"].p95_ms / windows[0]["stats"].p95_ms
+    return Verdict(exercise, _close(answer, truth, 0.01), f"last p95 / first p95 = {truth:.3f} "
+                   f"({'a slowdown' if truth > 1.1 else 'no slowdown'} beyond 10%).")
+
+
+# ---------------------------------------------------------------------------------------------
+# chapter 2
+
+
+@_exercise("2.1")
+def _per_tensor_without_ffn(exercise: str, answer: Any, *, logits: Any, reference: Any) -> Verdict:
+    """The agreement with FP32 of per-tensor INT8 with the six FFN output layers left in FP32."""
+    if logits is None:
+        raise ValueError("pass logits= (your model's test logits) and reference= (FP32's, ref_test)")
+    truth = float((np.asarray(logits).argmax(1) == np.asarray(reference).argmax(1)).mean())
+    return Verdict(exercise, abs(float(answer) - truth) < 1e-3, f"your model agrees with FP32 on {truth:.2%} of "
+                   "the test headlines; compare it with the per-tensor and per-channel rows of 2.3.")
+
+
+@_exercise("2.2")
+def _reduce_range(exercise: str, answer: Any, *, preds_reduce: Any, preds_full: Any, labels: Any) -> Verdict:
+    """Is reduce_range INT8 no worse than full-range INT8 by one point?"""
+    d = _paired(exercise, preds_reduce, preds_full, labels)
+    truth = d.no_worse_than(0.01)
+    return Verdict(exercise, bool(answer) == truth, f"reduce_range - full range: {d}; at a one-point margin it is "
+                   f"{'' if truth else 'not shown to be '}no worse.")
+
+
+@_exercise("2.3")
+def _qat_4bit(exercise: str, answer: Any, *, preds_qat: Any, preds_ptq: Any, labels: Any) -> Verdict:
+    """Does QAT at 4 bits beat 4-bit PTQ beyond the noise?"""
+    d = _paired(exercise, preds_qat, preds_ptq, labels)
+    return Verdict(exercise, bool(answer) == d.better(), f"QAT - PTQ at 4 bits: {d}; "
+                   f"{'beyond' if d.better() else 'not beyond'} the noise.")
+
+
+@_exercise("2.4")
+def _largest_factor(exercise: str, answer: Any, *, factors: Sequence[float]) -> Verdict:
+    """Which factor of the speed-up is largest at 128 tokens: runtime, fusion or int8?"""
+    names = ("runtime", "fusion", "int8")
+    given = _choice(answer, names)
+    truth = names[int(np.argmax(factors))]
+    return Verdict(exercise, given == truth, "factors: " + ", ".join(f"{n} {f:.2f}x" for n, f in zip(names, factors))
+                   + f"; the largest is {truth}.")
+
+
+# ---------------------------------------------------------------------------------------------
+# chapter 3
+
+
+@_exercise("3.1")
+def _first_layer(exercise: str, answer: Any, *, preds_first: Any, preds_last: Any, labels: Any) -> Verdict:
+    """The paired accuracy difference, in points, of the first-layer student minus the last-layer one."""
+    d = _paired(exercise, preds_first, preds_last, labels)
+    return Verdict(exercise, abs(float(answer) - 100 * d.diff) < 0.01, f"first - last layer: {d}. A fine-tuned "
+                   "encoder keeps most task knowledge in its upper layers, which the first layer lacks.")
+
+
+@_exercise("3.2")
+def _seed_spread(exercise: str, answer: Any, *, accuracies: Sequence[float], n: int) -> Verdict:
+    """Is the seed-to-seed spread (max - min) larger than one accuracy's 95% interval half-width?"""
+    from edgehelpers.accuracy import wilson_interval
+
+    if len(accuracies) < 2:
+        raise ValueError("pass the test accuracies (fractions) of at least two seeds")
+    mean = float(np.mean(accuracies))
+    low, high = wilson_interval(round(mean * n), n)
+    spread, half = max(accuracies) - min(accuracies), (high - low) / 2
+    truth = spread > half
+    return Verdict(exercise, bool(answer) == truth, f"spread {100 * spread:.2f} pt against a half-width of "
+                   f"{100 * half:.2f} pt: seeds matter {'more' if truth else 'less'} than the test set's sampling noise.")
+
+
+@_exercise("3.3")
+def _tfidf_distilled(exercise: str, answer: Any, *, preds_student: Any, preds_tfidf: Any, labels: Any) -> Verdict:
+    """Does the distilled 1-layer student beat the teacher-labelled TF-IDF model beyond the noise?"""
+    d = _paired(exercise, preds_student, preds_tfidf, labels)
+    return Verdict(exercise, bool(answer) == d.better(), f"student - TF-IDF: {d}; "
+                   f"{'beyond' if d.better() else 'not beyond'} the noise.")
+
+
+# ---------------------------------------------------------------------------------------------
+# chapter 4
+
+
+@_exercise("4.3")
+def _two_four(exercise: str, answer: Any, *, weight: Any) -> Verdict:
+    """A 2:4 mask for `weight`: in every group of 4 along the input dimension, keep the 2 largest |w|."""
+    import torch
+
+    w = torch.as_tensor(weight).detach()
+    mask = torch.as_tensor(answer)
+    if mask.shape != w.shape:
+        return Verdict(exercise, False, f"the mask has shape {tuple(mask.shape)}, the weight {tuple(w.shape)}.")
+    groups, keep = w.abs().reshape(w.shape[0], -1, 4), mask.reshape(w.shape[0], -1, 4).bool()
+    if not bool((keep.sum(-1) == 2).all()):
+        return Verdict(exercise, False, "every group of 4 consecutive weights must keep exactly 2.")
+    best = torch.zeros_like(keep).scatter_(-1, groups.topk(2, dim=-1).indices, True)
+    kept_mass, best_mass = float((groups * keep).sum()), float((groups * best).sum())
+    return Verdict(exercise, _close(kept_mass, best_mass, 1e-6), "a valid 2:4 pattern" + (
+        " that keeps the two largest weights of every group." if _close(kept_mass, best_mass, 1e-6)
+        else f", but it keeps {kept_mass / best_mass:.1%} of the magnitude the two largest per group would."))
+
+
+@_exercise("4.1")
+def _csr_break_even(exercise: str, answer: Any, *, speedup: Mapping[float, float]) -> Verdict:
+    """The lowest measured sparsity at which the CSR kernel beats the dense one (-1 if never)."""
+    wins = [s for s in sorted(speedup) if speedup[s] > 1.0]
+    truth = wins[0] if wins else -1
+    return Verdict(exercise, _close(answer, truth, 1e-6), f"CSR beats dense from {truth:g} sparsity on" if wins
+                   else "CSR never beats dense here (answer -1).")
+
+
+@_exercise("4.2")
+def _bitmask_bytes(exercise: str, answer: Any, *, weights: Sequence[Any]) -> Verdict:
+    """Bytes of a bitmask (1 bit per weight) plus the FP32 non-zero values of `weights`."""
+    truth = sum(math.ceil(int(w.numel()) / 8) + 4 * int((w != 0).sum()) for w in weights)
+    dense = sum(4 * int(w.numel()) for w in weights)
+    return Verdict(exercise, _close(answer, truth, 0.01), f"{truth / 1e6:.2f} MB against {dense / 1e6:.2f} MB dense "
+                   f"({truth / dense:.0%}).")

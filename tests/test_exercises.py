@@ -1,0 +1,109 @@
+"""edgehelpers.exercises: every registered check accepts the right answer and rejects a wrong one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgehelpers import exercises
+from edgehelpers.roofline import Roofline
+from edgehelpers.timing import LatencyStats
+
+torch = pytest.importorskip("torch")
+
+
+def test_no_answer_yet_and_unknown_exercise():
+    v = exercises.check("1.1", None)
+    assert v.ok is None and not v and "no answer yet" in repr(v)
+    with pytest.raises(ValueError, match="no exercise '9.9'.*1.1"):
+        exercises.check("9.9", 1)
+
+
+def _roof(bw: float, fp32: float) -> Roofline:
+    return Roofline(bandwidth_gbs=bw, peaks={"FP32": fp32, "INT8": 2 * fp32})
+
+
+def test_chapter_1_checks():
+    rooflines = {1: _roof(10, 100), 2: _roof(12, 190)}
+    assert exercises.check("1.1", "compute", rooflines=rooflines)
+    assert not exercises.check("1.1", "Bandwidth", rooflines=rooflines)
+    assert exercises.check("1.1", "bandwidth", rooflines={1: _roof(10, 100), 2: _roof(20, 202)})  # a tie: either
+    with pytest.raises(ValueError, match="answer one of"):
+        exercises.check("1.1", "memory", rooflines=rooflines)
+    roof = _roof(10, 100)  # ridge 10 FLOP/B
+    enc = {8: {"intensity": 4.0}, 32: {"intensity": 9.0}, 64: {"intensity": 20.0}, 128: {"intensity": 40.0}}
+    assert exercises.check("1.2", 64, enc=enc, roof=roof) and not exercises.check("1.2", 128, enc=enc, roof=roof)
+    assert exercises.check("1.2", -1, enc={8: {"intensity": 1.0}}, roof=roof)
+    assert exercises.check("1.3", 25.0, weight_bytes=500_000_000, roof=roof)  # 250 MB at 10 GB/s
+    assert not exercises.check("1.3", 50.0, weight_bytes=500_000_000, roof=roof)
+    windows = [{"stats": LatencyStats.from_samples([10.0, 12.0])}, {"stats": LatencyStats.from_samples([11.0, 13.2])}]
+    truth = windows[-1]["stats"].p95_ms / windows[0]["stats"].p95_ms
+    assert exercises.check("1.4", truth, windows=windows) and not exercises.check("1.4", 1.0, windows=windows)
+
+
+def _preds(n_right_a: int, n_right_b: int, n: int = 1000):
+    labels = np.zeros(n, dtype=int)
+    a, b = np.ones(n, dtype=int), np.ones(n, dtype=int)
+    a[:n_right_a], b[:n_right_b] = 0, 0
+    return a, b, labels
+
+
+def test_chapter_2_checks():
+    ref = np.eye(3)[[0, 1, 2, 0]]
+    mine = np.eye(3)[[0, 1, 1, 0]]  # agrees on 3 of 4
+    assert exercises.check("2.1", 0.75, logits=mine, reference=ref)
+    assert not exercises.check("2.1", 0.5, logits=mine, reference=ref)
+    with pytest.raises(ValueError, match="logits="):
+        exercises.check("2.1", 0.75, logits=None, reference=ref)
+    same, full, labels = _preds(900, 902)  # a tiny loss: no worse by one point
+    assert exercises.check("2.2", True, preds_reduce=same, preds_full=full, labels=labels)
+    worse, full, labels = _preds(800, 900)
+    assert exercises.check("2.2", False, preds_reduce=worse, preds_full=full, labels=labels)
+    better, ptq, labels = _preds(950, 850)
+    assert exercises.check("2.3", True, preds_qat=better, preds_ptq=ptq, labels=labels)
+    assert not exercises.check("2.3", False, preds_qat=better, preds_ptq=ptq, labels=labels)
+    with pytest.raises(ValueError, match="needs both prediction arrays"):
+        exercises.check("2.3", True, preds_qat=None, preds_ptq=ptq, labels=labels)
+    assert exercises.check("2.4", "INT8", factors=[0.97, 1.06, 1.98])
+    assert not exercises.check("2.4", "runtime", factors=[0.97, 1.06, 1.98])
+
+
+def test_chapter_3_checks():
+    first, last, labels = _preds(700, 850)
+    assert exercises.check("3.1", -15.0, preds_first=first, preds_last=last, labels=labels)
+    assert not exercises.check("3.1", 15.0, preds_first=first, preds_last=last, labels=labels)
+    assert exercises.check("3.2", True, accuracies=[0.80, 0.85, 0.82], n=2000)  # spread 5 pt > ~1.7 pt
+    assert exercises.check("3.2", False, accuracies=[0.850, 0.852, 0.851], n=2000)
+    with pytest.raises(ValueError, match="at least two seeds"):
+        exercises.check("3.2", True, accuracies=[0.8], n=100)
+    student, tfidf, labels = _preds(880, 860)
+    verdict = exercises.check("3.3", False, preds_student=student, preds_tfidf=tfidf, labels=labels)
+    assert bool(verdict) == (not exercises.check("3.3", True, preds_student=student, preds_tfidf=tfidf, labels=labels))
+
+
+def test_chapter_4_checks():
+    torch.manual_seed(0)
+    w = torch.randn(8, 16)
+    groups = w.abs().reshape(8, -1, 4)
+    best = torch.zeros_like(groups, dtype=torch.bool).scatter_(-1, groups.topk(2, dim=-1).indices, True).reshape(8, 16)
+    assert exercises.check("4.3", best, weight=w)
+    worst = torch.zeros_like(groups, dtype=torch.bool).scatter_(-1, (-groups).topk(2, dim=-1).indices, True).reshape(8, 16)
+    v = exercises.check("4.3", worst, weight=w)
+    assert not v and "keeps" in v.message
+    assert not exercises.check("4.3", torch.ones(8, 16), weight=w)  # not 2:4 at all
+    assert not exercises.check("4.3", torch.ones(4, 4), weight=w)
+    speedup = {0.5: 0.5, 0.8: 1.2, 0.9: 2.0}
+    assert exercises.check("4.1", 0.8, speedup=speedup) and not exercises.check("4.1", 0.9, speedup=speedup)
+    assert exercises.check("4.1", -1, speedup={0.5: 0.5})
+    weights = [torch.tensor([[1.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 3.0]])]  # 8 weights, 3 non-zero
+    assert exercises.check("4.2", 1 + 12, weights=weights) and not exercises.check("4.2", 32, weights=weights)
+
+
+def test_every_check_is_tested():
+    tested = {"1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "2.3", "2.4", "3.1", "3.2", "3.3", "4.1", "4.2", "4.3"}
+    assert set(exercises.CHECKS) == tested, "a new check needs a test above"
+
+
+def test_verdict_repr_reads_as_a_sentence():
+    assert repr(exercises.Verdict("2.1", True, "ok.")) == "Exercise 2.1: right. ok."
+    assert repr(exercises.Verdict("2.1", False, "no.")) == "Exercise 2.1: not quite. no."
