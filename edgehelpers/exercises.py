@@ -169,8 +169,10 @@ def _largest_factor(exercise: str, answer: Any, *, factors: Sequence[float]) -> 
 def _first_layer(exercise: str, answer: Any, *, preds_first: Any, preds_last: Any, labels: Any) -> Verdict:
     """The paired accuracy difference, in points, of the first-layer student minus the last-layer one."""
     d = _paired(exercise, preds_first, preds_last, labels)
-    return Verdict(exercise, abs(float(answer) - 100 * d.diff) < 0.01, f"first - last layer: {d}. A fine-tuned "
-                   "encoder keeps most task knowledge in its upper layers, which the first layer lacks.")
+    lesson = ("A fine-tuned encoder keeps much of its task knowledge in the upper layers, which the first layer "
+              "lacks." if d.worse() else "Here the first layer is not worse beyond the noise: look at how far the "
+              "upper layers moved during fine-tuning.")
+    return Verdict(exercise, abs(float(answer) - 100 * d.diff) < 0.01, f"first - last layer: {d}. {lesson}")
 
 
 @_exercise("3.2")
@@ -224,7 +226,7 @@ def _csr_break_even(exercise: str, answer: Any, *, speedup: Mapping[float, float
     """The lowest measured sparsity at which the CSR kernel beats the dense one (-1 if never)."""
     wins = [s for s in sorted(speedup) if speedup[s] > 1.0]
     truth = wins[0] if wins else -1
-    return Verdict(exercise, _close(answer, truth, 1e-6), f"CSR beats dense from {truth:g} sparsity on" if wins
+    return Verdict(exercise, _close(answer, truth, 1e-6), f"CSR beats dense from {truth:.0%} sparsity on." if wins
                    else "CSR never beats dense here (answer -1).")
 
 
