@@ -17,7 +17,7 @@ NB_TOTAL_BUDGET_S ?= 1800
 MATHJAX_VERSION := 3.2.2
 STAMP := $(VENV)/.setup-done
 
-.PHONY: setup teacher book test unit notebooks html browser clean lock
+.PHONY: setup teacher conversions book test unit notebooks html browser clean lock
 
 setup: $(STAMP)
 
@@ -41,7 +41,11 @@ unit: setup
 teacher: setup
 	$(BIN)/python tools/build_teacher.py
 
-notebooks: setup teacher
+# chapter 6's slow conversions of the teacher (ExecuTorch, LiteRT, Core ML), cached the same way
+conversions: teacher
+	$(BIN)/python tools/build_conversions.py
+
+notebooks: setup teacher conversions
 	rm -rf $(SRC) && mkdir -p $(SRC)
 	cp -r _config.yml _toc.yml book notebooks tools $(SRC)/
 	# each notebook once, in place; fails one that runs over NB_BUDGET_S (a cell over it is stopped

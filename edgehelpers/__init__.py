@@ -11,6 +11,8 @@ Modules are imported on demand, so ``import edgehelpers`` stays light (it never 
 - ``ledger``: the JSON results ledger every chapter appends to
 - ``plots``: roofline, scaling and Pareto figures
 - ``onnx_export``, ``onnxrt``: checked ONNX export; ORT sessions, logits and embeddings over many texts
+- ``runtimes``: one interface (load, run, name, size) over ONNX Runtime, OpenVINO, LiteRT, ExecuTorch,
+  PyTorch and Core ML; fidelity against a reference; cold start and peak memory in a fresh process
 - ``quant``: the book's INT8 and n-bit weight recipes, and a fake quantizer matching them for QAT
 - ``distill``: students made from a teacher, and the distillation losses
 - ``prune``: sparsity, head and FFN-neuron importance and removal, movement-pruning masks

@@ -237,3 +237,32 @@ def _bitmask_bytes(exercise: str, answer: Any, *, weights: Sequence[Any]) -> Ver
     dense = sum(4 * int(w.numel()) for w in weights)
     return Verdict(exercise, _close(answer, truth, 0.01), f"{truth / 1e6:.2f} MB against {dense / 1e6:.2f} MB dense "
                    f"({truth / dense:.0%}).")
+
+
+@_exercise("6.1")
+def _static_length(exercise: str, answer: Any, *, padded_ms: float, exact_ms: float) -> Verdict:
+    """How many times faster the exact-length static model is than the padded one, on one headline."""
+    if not (padded_ms > 0 and exact_ms > 0):
+        raise ValueError("pass the two measured p50 latencies in ms (padded_ms, exact_ms), both > 0")
+    truth = padded_ms / exact_ms
+    return Verdict(exercise, _close(answer, truth, 0.10), f"{padded_ms:.2f} ms padded / {exact_ms:.2f} ms exact = "
+                   f"{truth:.2f}x: what padding to the static length costs on this headline.")
+
+
+@_exercise("6.2")
+def _activation_sign(exercise: str, answer: Any, *, u8_ms: float, s8_ms: float) -> Verdict:
+    """Which activation type ran faster in ORT's static INT8 (QDQ) model: "u8" or "s8"."""
+    truth = "u8" if u8_ms < s8_ms else "s8"
+    given = _choice(answer, ("u8", "s8"))
+    return Verdict(exercise, given == truth, f"u8 activations {u8_ms:.2f} ms, s8 {s8_ms:.2f} ms. The CPU's INT8 "
+                   "dot-product instructions (VNNI) multiply unsigned by signed 8-bit numbers; s8 x s8 needs extra "
+                   "work or another kernel.")
+
+
+@_exercise("6.3")
+def _new_fusions(exercise: str, answer: Any, *, basic: Mapping[str, int], extended: Mapping[str, int]) -> Verdict:
+    """The operator types present after level "extended" that level "basic" did not have."""
+    truth = sorted(set(extended) - set(basic))
+    given = sorted({str(a) for a in answer}) if isinstance(answer, (set, list, tuple)) else None
+    return Verdict(exercise, given == truth, f"level 'extended' adds {', '.join(truth)}: each one replaces a chain "
+                   "of smaller operators of the 'basic' graph.")

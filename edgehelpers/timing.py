@@ -336,7 +336,9 @@ def _litert_callable(interp: Any, inputs: Any) -> Callable[[], object]:
 
 
 def as_callable(obj: Any, inputs: Any = None) -> Callable[[], object]:
-    """Wrap a torch module, ONNX Runtime session, LiteRT interpreter or callable as `fn()` on `inputs`."""
+    """Wrap a torch module, ONNX Runtime session, LiteRT interpreter, `runtimes.Runtime` or callable as `fn()`."""
+    if hasattr(obj, "bind") and hasattr(obj, "run") and hasattr(obj, "kind"):  # an edgehelpers.runtimes.Runtime
+        return obj.bind(inputs)
     if _is_torch_module(obj):
         return _torch_callable(obj, inputs)
     if _is_ort_session(obj):

@@ -99,8 +99,25 @@ def test_chapter_4_checks():
     assert exercises.check("4.2", 1 + 12, weights=weights) and not exercises.check("4.2", 32, weights=weights)
 
 
+def test_chapter_6_checks():
+    assert exercises.check("6.1", 2.5, padded_ms=5.0, exact_ms=2.0)
+    assert not exercises.check("6.1", 1.5, padded_ms=5.0, exact_ms=2.0)
+    with pytest.raises(ValueError, match="latencies"):
+        exercises.check("6.1", 1.0, padded_ms=0.0, exact_ms=2.0)
+    assert exercises.check("6.2", "U8 ", u8_ms=10.0, s8_ms=30.0)
+    assert not exercises.check("6.2", "u8", u8_ms=30.0, s8_ms=10.0)
+    with pytest.raises(ValueError, match="answer one of"):
+        exercises.check("6.2", "int8", u8_ms=1.0, s8_ms=2.0)
+    basic, extended = {"Add": 5, "LayerNormalization": 2}, {"Add": 2, "SkipLayerNormalization": 2, "BiasGelu": 1}
+    assert exercises.check("6.3", {"BiasGelu", "SkipLayerNormalization"}, basic=basic, extended=extended)
+    assert not exercises.check("6.3", ["SkipLayerNormalization"], basic=basic, extended=extended)
+    assert not exercises.check("6.3", "SkipLayerNormalization", basic=basic, extended=extended)
+    assert exercises.check("6.3", None, basic=basic, extended=extended).ok is None
+
+
 def test_every_check_is_tested():
-    tested = {"1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "2.3", "2.4", "3.1", "3.2", "3.3", "4.1", "4.2", "4.3"}
+    tested = {"1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "2.3", "2.4", "3.1", "3.2", "3.3", "4.1", "4.2", "4.3",
+              "6.1", "6.2", "6.3"}
     assert set(exercises.CHECKS) == tested, "a new check needs a test above"
 
 
