@@ -26,6 +26,7 @@ import numpy as np
 
 from .cache import atomic_dir, atomic_path
 from .deps import require
+from .runtimes import quiet_native_stderr
 
 
 def logits_only(model: Any) -> Any:
@@ -214,7 +215,8 @@ def to_litert(model: Any, path: str | Path, *, seq_len: int) -> Path:
     """
     import torch
 
-    litert_torch = require("litert_torch", "litert-torch==0.10.0", purpose="LiteRT conversion")
+    with quiet_native_stderr():  # its import logs TensorFlow's start-up notices from C++
+        litert_torch = require("litert_torch", "litert-torch==0.10.0", purpose="LiteRT conversion")
     with _quiet():
         edge = litert_torch.convert(logits_only(model), _example(seq_len, torch.int32))
     with atomic_path(path) as tmp:

@@ -25,6 +25,8 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 # Colab image that drops a newer package cannot break a chapter. Distribution names, lower case.
 COLAB_PREINSTALLED = {"torch", "torchvision", "numpy", "scipy", "scikit-learn", "matplotlib", "tqdm",
                       "psutil", "pyyaml", "requests", "pillow", "pandas"}
+# Imported only where their hardware exists, behind a check that says so elsewhere: not in the extra
+HARDWARE_ONLY = {"tensorrt"}
 
 
 def _requirement_names(specs: list[str]) -> set[str]:
@@ -103,6 +105,7 @@ def test_colab_extra_covers_every_import(nb_path: Path) -> None:
                | COLAB_PREINSTALLED)
     modules = _notebook_imports(nb_path) | _edgehelpers_imports(_used_edgehelpers_modules(nb_path))
     third_party = {m for m in modules if m not in sys.stdlib_module_names and m not in ("edgehelpers", "tools")}
+    third_party -= HARDWARE_ONLY
     missing = {}
     for module in sorted(third_party):
         dists = _distribution_of(module)
