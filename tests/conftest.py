@@ -22,3 +22,18 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tokenizer):
+    """Makes a 2-layer random BERT classifier over the MiniLM vocabulary: seconds to export or convert."""
+    transformers = pytest.importorskip("transformers")
+    torch = pytest.importorskip("torch")
+
+    def make(hidden_size: int = 64, num_labels: int = 3):
+        torch.manual_seed(0)
+        config = transformers.BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=hidden_size, num_hidden_layers=2,
+                                         num_attention_heads=2, intermediate_size=2 * hidden_size, num_labels=num_labels)
+        return transformers.BertForSequenceClassification(config).eval()
+
+    return make

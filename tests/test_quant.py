@@ -23,12 +23,9 @@ TEXTS = ["rain expected in pune", "cricket team wins the final", "new phone laun
 
 
 @pytest.fixture(scope="module")
-def tiny(tokenizer, tmp_path_factory):
+def tiny(tokenizer, tiny_bert, tmp_path_factory):
     """A 2-layer random BERT classifier and its checked ONNX export."""
-    torch.manual_seed(0)
-    config = transformers.BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=64, num_hidden_layers=2,
-                                     num_attention_heads=2, intermediate_size=128, num_labels=3)
-    model = transformers.BertForSequenceClassification(config).eval()
+    model = tiny_bert()
     path = export_onnx(model, tokenizer, tmp_path_factory.mktemp("onnx") / "tiny.onnx")
     return model, path
 
