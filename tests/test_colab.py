@@ -24,7 +24,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 # (https://github.com/googlecolab/backend-info, pip-freeze.txt): only the long-standing ones, so a
 # Colab image that drops a newer package cannot break a chapter. Distribution names, lower case.
 COLAB_PREINSTALLED = {"torch", "torchvision", "numpy", "scipy", "scikit-learn", "matplotlib", "tqdm",
-                      "psutil", "pyyaml", "requests", "pillow", "pandas"}
+                      "psutil", "pyyaml", "requests", "pillow", "pandas", "ipython"}
 # Imported only where their hardware exists, behind a check that says so elsewhere: not in the extra
 HARDWARE_ONLY = {"tensorrt"}
 
