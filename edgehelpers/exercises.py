@@ -67,6 +67,12 @@ def _choice(answer: Any, options: Sequence[str]) -> str:
     return text
 
 
+def _beats(exercise: str, answer: Any, pred_a: Any, pred_b: Any, labels: Any, what: str) -> Verdict:
+    """Right when `answer` says whether a beats b beyond the noise (paired, 95%)."""
+    d = _paired(exercise, pred_a, pred_b, labels)
+    return Verdict(exercise, bool(answer) == d.better(), f"{what}: {d}; {'beyond' if d.better() else 'not beyond'} the noise.")
+
+
 def _paired(name: str, pred_a: Any, pred_b: Any, labels: Any) -> Any:
     """compare(a, b) with an error that names the exercise's inputs when they are missing."""
     from edgehelpers.accuracy import compare
@@ -146,9 +152,7 @@ def _reduce_range(exercise: str, answer: Any, *, preds_reduce: Any, preds_full: 
 @_exercise("2.3")
 def _qat_4bit(exercise: str, answer: Any, *, preds_qat: Any, preds_ptq: Any, labels: Any) -> Verdict:
     """Does QAT at 4 bits beat 4-bit PTQ beyond the noise?"""
-    d = _paired(exercise, preds_qat, preds_ptq, labels)
-    return Verdict(exercise, bool(answer) == d.better(), f"QAT - PTQ at 4 bits: {d}; "
-                   f"{'beyond' if d.better() else 'not beyond'} the noise.")
+    return _beats(exercise, answer, preds_qat, preds_ptq, labels, "QAT - PTQ at 4 bits")
 
 
 @_exercise("2.4")
@@ -193,9 +197,7 @@ def _seed_spread(exercise: str, answer: Any, *, accuracies: Sequence[float], n: 
 @_exercise("3.3")
 def _tfidf_distilled(exercise: str, answer: Any, *, preds_student: Any, preds_tfidf: Any, labels: Any) -> Verdict:
     """Does the distilled 1-layer student beat the teacher-labelled TF-IDF model beyond the noise?"""
-    d = _paired(exercise, preds_student, preds_tfidf, labels)
-    return Verdict(exercise, bool(answer) == d.better(), f"student - TF-IDF: {d}; "
-                   f"{'beyond' if d.better() else 'not beyond'} the noise.")
+    return _beats(exercise, answer, preds_student, preds_tfidf, labels, "student - TF-IDF")
 
 
 # ---------------------------------------------------------------------------------------------
