@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh Linux machine with Python 3.11 (see README):
 #   make book   set up, execute every chapter once, build the HTML book into _build/html
-#   make test   set up, run the unit tests, build the shared teacher (once, then cached), build the
+#   make test   set up, run the unit tests, build the shared teachers (once, then cached), build the
 #               book (executing every chapter once under nbmake with a per-notebook budget), then
 #               check the rendered pages in headless Chromium
 SHELL := /bin/bash
@@ -17,7 +17,7 @@ NB_TOTAL_BUDGET_S ?= 1800
 MATHJAX_VERSION := 3.2.2
 STAMP := $(VENV)/.setup-done
 
-.PHONY: setup teacher conversions book test unit notebooks html browser clean lock
+.PHONY: setup teacher conversions indic book test unit notebooks html browser clean lock
 
 setup: $(STAMP)
 
@@ -45,7 +45,11 @@ teacher: setup
 conversions: teacher
 	$(BIN)/python tools/build_conversions.py
 
-notebooks: setup teacher conversions
+# chapter 8's e5 teachers and students (two fine-tunings, two distillations), cached the same way
+indic: setup
+	$(BIN)/python tools/build_indic.py
+
+notebooks: setup teacher conversions indic
 	rm -rf $(SRC) && mkdir -p $(SRC)
 	cp -r _config.yml _toc.yml book notebooks tools $(SRC)/
 	# each notebook once, in place; fails one that runs over NB_BUDGET_S (a cell over it is stopped

@@ -268,3 +268,48 @@ def _new_fusions(exercise: str, answer: Any, *, basic: Mapping[str, int], extend
     given = sorted({str(a) for a in answer}) if isinstance(answer, (set, list, tuple)) else None
     return Verdict(exercise, given == truth, f"level 'extended' adds {', '.join(truth)}: each one replaces a chain "
                    "of smaller operators of the 'basic' graph.")
+
+
+@_exercise("8.1")
+def _kept_with_bengali(exercise: str, answer: Any, *, tokenizer: Any, texts: Sequence[str]) -> Verdict:
+    """How many pieces the trimming rule keeps for `texts` (the training text plus Bengali)."""
+    from edgehelpers.indic import kept_pieces_for
+
+    truth = len(kept_pieces_for(tokenizer, texts))
+    return Verdict(exercise, int(answer) == truth, f"{truth:,} pieces: every piece the text uses, plus the "
+                   "Latin/digit fallback.")
+
+
+@_exercise("8.2")
+def _one_language(exercise: str, answer: Any, *, tokenizer: Any, texts: Sequence[str], hidden: int) -> Verdict:
+    """Word-embedding parameters left when only `texts` choose the kept pieces."""
+    from edgehelpers.indic import kept_pieces_for
+
+    pieces = len(kept_pieces_for(tokenizer, texts))
+    truth = pieces * hidden
+    return Verdict(exercise, int(answer) == truth, f"{pieces:,} pieces x {hidden} = {truth / 1e6:.2f} M parameters "
+                   f"({4 * truth / 1e6:.1f} MB in FP32, {truth / 1e6:.1f} MB in 8 bits).")
+
+
+@_exercise("8.3")
+def _four_bit_everything(exercise: str, answer: Any, *, int8_path: Any, fp32_path: Any, tokenizer: Any,
+                         texts: Sequence[str], labels: Any) -> Verdict:
+    """Whether 4-bit weights and embeddings are smaller than INT8 and within 1 point of its accuracy."""
+    import tempfile
+    from pathlib import Path
+
+    from edgehelpers import runtimes
+    from edgehelpers.accuracy import compare
+    from edgehelpers.quant import weight_only
+    from edgehelpers.size import size_on_disk
+
+    with tempfile.TemporaryDirectory() as tmp:
+        q4 = weight_only(fp32_path, Path(tmp) / "q4.onnx", bits=4, embedding_bits=4)
+        q4_bytes = size_on_disk(q4)
+        pred_q4 = runtimes.logits(runtimes.load("onnxruntime", q4, threads=1), tokenizer, texts).argmax(1)
+    pred_int8 = runtimes.logits(runtimes.load("onnxruntime", int8_path, threads=1), tokenizer, texts).argmax(1)
+    int8_bytes = size_on_disk(int8_path)
+    d = compare(pred_q4, pred_int8, labels)
+    truth = q4_bytes < int8_bytes and d.no_worse_than(0.01)
+    return Verdict(exercise, bool(answer) == truth, f"4-bit {q4_bytes / 1e6:.1f} MB against INT8 {int8_bytes / 1e6:.1f} MB; "
+                   f"accuracy 4-bit minus INT8 {d}: {d.verdict(0.01)}.")

@@ -479,6 +479,8 @@ _CHILD_LOADERS = {
     "torch": ("import torch\n"
               "from transformers import AutoModelForSequenceClassification\n",
               "torch.set_num_threads(threads)\n"
+              "from edgehelpers.e5 import register_mean_pool_classifier\n"
+              "register_mean_pool_classifier()  # chapter 8's classifiers: a class of this package\n"
               "model = AutoModelForSequenceClassification.from_pretrained(path).eval()\n"
               "if opts.get('compile'):\n"
               "    model = torch.compile(model, dynamic=True)\n"

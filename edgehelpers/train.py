@@ -109,25 +109,30 @@ def _linear_schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int) 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """AdamW groups: no weight decay on biases and LayerNorm weights (the BERT recipe)."""
-    decay, no_decay = [], []
+def _param_groups(model: torch.nn.Module, weight_decay: float, lr: float,
+                  head_lr: float | None = None) -> list[dict[str, Any]]:
+    """AdamW groups: no weight decay on biases and LayerNorm weights (the BERT recipe); with head_lr,
+    the classifier head (parameters named classifier.*) learns at its own rate."""
+    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
     for name, param in model.named_parameters():
         if param.requires_grad:
-            (no_decay if param.ndim < 2 or "LayerNorm" in name else decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+            head = head_lr is not None and name.startswith("classifier.")
+            groups.setdefault((param.ndim < 2 or "LayerNorm" in name, head), []).append(param)
+    return [{"params": params, "weight_decay": 0.0 if no_decay else weight_decay,
+             "lr": head_lr if head else lr} for (no_decay, head), params in groups.items()]
 
 
 def fine_tune(model: torch.nn.Module, tokenizer: Any, data: TextData, *, epochs: int, batch_size: int,
               lr: float, max_length: int, seed: int, warmup_ratio: float = 0.1,
               weight_decay: float = 0.01, progress: bool = True,
               loss_fn: LossFn | None = None, hidden_states: bool = False,
-              on_step: Callable[[int, int], None] | None = None) -> list[float]:
+              on_step: Callable[[int, int], None] | None = None, head_lr: float | None = None) -> list[float]:
     """Train `model` on `data` with AdamW and a linear schedule; return the loss of every step.
 
     Without loss_fn the loss is cross-entropy on the labels; hidden_states=True also returns every
     layer's hidden states to loss_fn (feature distillation); on_step(step, total) runs before each
-    step (e.g. to raise the sparsity on a schedule while training).
+    step (e.g. to raise the sparsity on a schedule while training); head_lr gives a fresh classifier
+    head its own (higher) peak rate.
     """
     from tqdm import tqdm  # text bars: no ipywidgets needed, same in a terminal and a notebook
 
@@ -140,7 +145,7 @@ def fine_tune(model: torch.nn.Module, tokenizer: Any, data: TextData, *, epochs:
     labels = torch.tensor(data.labels)
     steps_per_epoch = -(-len(data) // batch_size)
     total = epochs * steps_per_epoch
-    optimizer = torch.optim.AdamW(_param_groups(model, weight_decay), lr=lr)
+    optimizer = torch.optim.AdamW(_param_groups(model, weight_decay, lr, head_lr), lr=lr)
     schedule = _linear_schedule(optimizer, max(1, round(warmup_ratio * total)), total)
     losses: list[float] = []
     model.train()

@@ -106,3 +106,17 @@ def test_length_sorted_batches_cover_every_text_once_longest_first(tokenizer) ->
         lengths = [len(tokenizer(texts[r])["input_ids"]) for r in rows]
         assert batch["input_ids"].shape == (len(rows), max(lengths))
         assert batch["attention_mask"].sum(1).tolist() == lengths
+
+
+def test_head_lr_gives_the_classifier_its_own_rate(tokenizer) -> None:
+    from edgehelpers.train import _param_groups
+
+    model = tiny_model(tokenizer)
+    groups = _param_groups(model, 0.01, 1e-4, head_lr=3e-3)
+    head = {id(p) for p in model.classifier.parameters()}
+    for group in groups:
+        ids = {id(p) for p in group["params"]}
+        assert ids <= head or not ids & head  # a group is all head or no head
+        assert group["lr"] == (3e-3 if ids <= head else 1e-4)
+    assert sum(len(g["params"]) for g in groups) == sum(1 for p in model.parameters() if p.requires_grad)
+    assert {g["lr"] for g in _param_groups(model, 0.01, 1e-4)} == {1e-4}
