@@ -217,10 +217,16 @@ def to_litert(model: Any, path: str | Path, *, seq_len: int) -> Path:
 
     with quiet_native_stderr():  # its import logs TensorFlow's start-up notices from C++
         litert_torch = require("litert_torch", "litert-torch==0.10.0", purpose="LiteRT conversion")
-    with _quiet():
-        edge = litert_torch.convert(logits_only(model), _example(seq_len, torch.int32))
-    with atomic_path(path) as tmp:
-        edge.export(str(tmp))
+    config = litert_torch._config.config
+    shown = config.show_progress
+    config.show_progress = False  # its rich console draws a notebook widget per step otherwise
+    try:
+        with _quiet(), quiet_native_stderr():  # its C++ converter logs op counts to stderr
+            edge = litert_torch.convert(logits_only(model), _example(seq_len, torch.int32))
+        with atomic_path(path) as tmp, _quiet(), quiet_native_stderr():
+            edge.export(str(tmp))
+    finally:
+        config.show_progress = shown
     return Path(path)
 
 

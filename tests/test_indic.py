@@ -152,3 +152,18 @@ def test_markdown_source_escapes_pipes_and_checks_widths():
     assert markdown_source(["a", "b"], [["x|y", 1]]).splitlines() == ["| a | b |", "|---|---|", "| x\\|y | 1 |"]
     with pytest.raises(ValueError, match="do not have 2 cells"):
         markdown_source(["a", "b"], [["only one"]])
+
+
+def test_exercise_four_bit_check_measures_both_files(tokenizer, tiny_bert, tmp_path, one_thread):
+    from edgehelpers.onnx_export import export_onnx
+    from edgehelpers.quant import int8_dynamic
+
+    fp32 = export_onnx(tiny_bert(hidden_size=32), tokenizer, tmp_path / "tiny.onnx")
+    int8 = int8_dynamic(fp32, tmp_path / "tiny.int8.onnx")
+    texts = ["a headline", "another one about sports", "markets fell today"] * 4
+    labels = np.arange(len(texts)) % 3
+    kw = dict(int8_path=int8, fp32_path=fp32, tokenizer=tokenizer, texts=texts, labels=labels)
+    first = exercises.check("8.3", True, **kw)
+    assert first.ok is not None and "4-bit" in first.message
+    truth = bool(first.ok)  # True was right exactly when the truth is True
+    assert exercises.check("8.3", truth, **kw).ok and not exercises.check("8.3", not truth, **kw).ok
