@@ -16,6 +16,7 @@ Modules are imported on demand, so ``import edgehelpers`` stays light (it never 
 - ``quant``: the book's INT8 and n-bit weight recipes, and a fake quantizer matching them for QAT
 - ``distill``: students made from a teacher, and the distillation losses
 - ``prune``: sparsity, head and FFN-neuron importance and removal, movement-pruning masks
+- ``attention``: tiled, linear, random-feature and sliding-window attention; swapping a model's attention
 - ``cache``, ``deps``: atomic cache writes, optional dependencies
 
 Use ``from edgehelpers import timing`` or ``from edgehelpers.timing import latency``.

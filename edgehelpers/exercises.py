@@ -241,6 +241,44 @@ def _bitmask_bytes(exercise: str, answer: Any, *, weights: Sequence[Any]) -> Ver
                    f"({truth / dense:.0%}).")
 
 
+@_exercise("5.1")
+def _kv_bytes(exercise: str, answer: Any, *, layers: int, kv_heads: int, head_dim: int, tokens: int,
+              bytes_per_value: int) -> Verdict:
+    """Bytes of a KV cache: K and V, for every layer, KV head, head dimension and token."""
+    truth = 2 * layers * kv_heads * head_dim * tokens * bytes_per_value
+    return Verdict(exercise, _close(answer, truth, 0.01), f"2 x {layers} layers x {kv_heads} KV heads x {head_dim} "
+                   f"dims x {tokens} tokens x {bytes_per_value} bytes = {truth:,} bytes ({truth / 2**20:.1f} MiB).")
+
+
+@_exercise("5.2")
+def _causal_window(exercise: str, answer: Any) -> Verdict:
+    """A function (n, w) -> (n, n) bool mask: token i sees j when i - w < j <= i."""
+    import torch
+
+    if not callable(answer):
+        raise ValueError("pass your function itself as the answer: answer = causal_window")
+    for n, w in [(1, 1), (7, 1), (7, 3), (10, 4), (9, 20)]:
+        pos = torch.arange(n)
+        offset = pos[:, None] - pos[None, :]
+        truth = (offset >= 0) & (offset < w)
+        got = torch.as_tensor(answer(n, w))
+        if tuple(got.shape) != (n, n):
+            return Verdict(exercise, False, f"for n={n}, w={w} the mask should be ({n}, {n}), got {tuple(got.shape)}.")
+        if not torch.equal(got.bool(), truth):
+            bad = (got.bool() != truth).nonzero()[0].tolist()
+            return Verdict(exercise, False, f"for n={n}, w={w}, entry (i={bad[0]}, j={bad[1]}) should be "
+                           f"{bool(truth[bad[0], bad[1]])}: token i sees j when i - w < j <= i.")
+    return Verdict(exercise, True, "each token sees itself and the w - 1 tokens before it, never a later one.")
+
+
+@_exercise("5.3")
+def _global_token(exercise: str, answer: Any, *, pred_global: Any, pred_window: Any, labels: Any) -> Verdict:
+    """Whether the window with one global token beats the plain window beyond the noise (paired, 95%)."""
+    if pred_global is None:
+        raise ValueError("pass your model's predictions on the long texts as pred_global")
+    return _beats(exercise, answer, pred_global, pred_window, labels, "window + global [CLS] vs window")
+
+
 @_exercise("6.1")
 def _static_length(exercise: str, answer: Any, *, padded_ms: float, exact_ms: float) -> Verdict:
     """How many times faster the exact-length static model is than the padded one, on one headline."""

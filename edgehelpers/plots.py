@@ -91,8 +91,9 @@ def roofline(
 
 
 def _colors() -> list[str]:
-    """The default colour cycle, repeated."""
-    return ["tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:brown", "tab:cyan"] * 4
+    """Ten distinct colours (the first six as before), repeated."""
+    return ["tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:brown", "tab:cyan",
+            "tab:red", "tab:olive", "tab:pink", "tab:gray"] * 3
 
 
 # ---------------------------------------------------------------------------------------------
@@ -119,7 +120,7 @@ def scaling(
     if not xlabel or not ylabel:
         raise ValueError("label both axes with quantity and unit, e.g. ylabel='latency (ms)'")
     fig, ax = _axes(ax)
-    colors = dict(zip(series, _colors(), strict=False))  # colours repeat after 24 series
+    colors = dict(zip(series, _colors(), strict=False))  # colours repeat after 30 series
     for name, ys in series.items():
         ax.plot(xs, np.asarray(ys, dtype=float), "o-", color=colors[name], label=name)
     lo, hi = xs.min(), xs.max()

@@ -99,6 +99,32 @@ def test_chapter_4_checks():
     assert exercises.check("4.2", 1 + 12, weights=weights) and not exercises.check("4.2", 32, weights=weights)
 
 
+def test_chapter_5_checks():
+    kw = dict(layers=24, kv_heads=2, head_dim=64, tokens=4096, bytes_per_value=2)
+    assert exercises.check("5.1", 2 * 24 * 2 * 64 * 4096 * 2, **kw)
+    assert not exercises.check("5.1", 24 * 2 * 64 * 4096 * 2, **kw)  # forgot that K and V are two tensors
+
+    def causal_window(n, w):
+        offset = torch.arange(n)[:, None] - torch.arange(n)[None, :]
+        return (offset >= 0) & (offset < w)
+
+    assert exercises.check("5.2", causal_window)
+    v = exercises.check("5.2", lambda n, w: causal_window(n, w + 1))  # one token too many
+    assert not v and "entry" in v.message
+    assert not exercises.check("5.2", lambda n, w: (torch.arange(n)[:, None] - torch.arange(n)[None, :]).abs() < w)
+    assert not exercises.check("5.2", lambda n, w: torch.ones(n, n + 1, dtype=torch.bool))
+    with pytest.raises(ValueError, match="function itself"):
+        exercises.check("5.2", "causal")
+    labels = np.array([0, 1] * 100)
+    good, bad = labels.copy(), labels.copy()
+    bad[:60] = 1 - bad[:60]
+    assert exercises.check("5.3", True, pred_global=good, pred_window=bad, labels=labels)
+    assert not exercises.check("5.3", False, pred_global=good, pred_window=bad, labels=labels)
+    assert exercises.check("5.3", False, pred_global=bad, pred_window=bad, labels=labels)
+    with pytest.raises(ValueError, match="pred_global"):
+        exercises.check("5.3", True, pred_global=None, pred_window=bad, labels=labels)
+
+
 def test_chapter_6_checks():
     assert exercises.check("6.1", 2.5, padded_ms=5.0, exact_ms=2.0)
     assert not exercises.check("6.1", 1.5, padded_ms=5.0, exact_ms=2.0)
@@ -117,7 +143,7 @@ def test_chapter_6_checks():
 
 def test_every_check_is_tested():
     tested = {"1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "2.3", "2.4", "3.1", "3.2", "3.3", "4.1", "4.2", "4.3",
-              "6.1", "6.2", "6.3", "8.1", "8.2", "8.3"}  # 8.x: tests/test_indic.py
+              "5.1", "5.2", "5.3", "6.1", "6.2", "6.3", "8.1", "8.2", "8.3"}  # 8.x: tests/test_indic.py
     assert set(exercises.CHECKS) == tested, "a new check needs a test above"
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from edgehelpers.memory import PeakMemory, peak_rss_subprocess
+from edgehelpers.memory import PeakMemory, peak_rss_series, peak_rss_subprocess
 
 
 def test_allocation_shows_up_in_delta():
@@ -54,3 +54,20 @@ def test_bad_arguments():
         peak_rss_subprocess("pass", timeout_s=0)
     with pytest.raises(TypeError):
         peak_rss_subprocess(lambda: None)  # type: ignore[arg-type]
+
+
+def test_series_gives_each_snippet_its_own_peak():
+    big, small = peak_rss_series(["a = np.ones(25_000_000); del a", "b = np.ones(2_500_000); del b"],
+                                 setup="import numpy as np")
+    assert big.delta_bytes > 150e6  # 200 MB touched
+    assert small.delta_bytes < 60e6, "the second snippet must not inherit the first one's peak"
+    assert small.delta_bytes > 10e6
+
+
+def test_series_rejects_bad_input():
+    with pytest.raises(TypeError, match="list of source strings"):
+        peak_rss_series("a = 1")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least one snippet"):
+        peak_rss_series([])
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        peak_rss_series(["a = 1", "1 / 0"])

@@ -112,3 +112,11 @@ def test_pareto_ties_are_hollow_and_labels_do_not_overlap():
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:]), "labels overlap"
     with pytest.raises(ValueError, match="not plotted"):
         plots.pareto(crowded, xlabel="x (ms)", ylabel="y (%)", ties={"ghost"})
+
+
+def test_scaling_gives_up_to_ten_series_distinct_colours():
+    series = {f"s{i}": [1.0 + i, 2.0 + i] for i in range(10)}
+    fig = plots.scaling([1, 2], series, xlabel="n (tokens)", ylabel="time (ms)")
+    colours = [line.get_color() for line in fig.axes[0].get_lines()]
+    assert len(set(colours)) == 10
+    plt.close(fig)
