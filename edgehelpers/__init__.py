@@ -17,6 +17,7 @@ Modules are imported on demand, so ``import edgehelpers`` stays light (it never 
 - ``distill``: students made from a teacher, and the distillation losses
 - ``prune``: sparsity, head and FFN-neuron importance and removal, movement-pruning masks
 - ``attention``: tiled, linear, random-feature and sliding-window attention; swapping a model's attention
+- ``flops``: FLOPs of a forward pass with fused CPU attention counted; ``images``: Fashion-MNIST, verified
 - ``cache``, ``deps``: atomic cache writes, optional dependencies
 
 Use ``from edgehelpers import timing`` or ``from edgehelpers.timing import latency``.

@@ -108,7 +108,7 @@ def tiled_attention(q: Tensor, k: Tensor, v: Tensor, key_padding_mask: Tensor | 
 
 def elu_features(x: Tensor) -> Tensor:
     """The elu(x) + 1 feature map of Katharopoulos et al. (2020): positive, so sums stay positive."""
-    return F.elu(x) + 1.0
+    return F.elu(x).add_(1.0)  # in place: one n x d tensor fewer to allocate
 
 
 def _linear_from_features(phi_q: Tensor, phi_k: Tensor, v: Tensor, key_padding_mask: Tensor | None) -> Tensor:
@@ -117,7 +117,7 @@ def _linear_from_features(phi_q: Tensor, phi_k: Tensor, v: Tensor, key_padding_m
         phi_k = phi_k * key_padding_mask.to(phi_k.dtype)[:, None, :, None]
     kv = phi_k.transpose(-2, -1) @ v  # (b, h, features, d): the whole sequence in a fixed-size state
     normaliser = phi_q @ phi_k.sum(dim=-2, keepdim=True).transpose(-2, -1)  # (b, h, n, 1)
-    return (phi_q @ kv) / normaliser.clamp_min(torch.finfo(v.dtype).tiny)
+    return (phi_q @ kv).div_(normaliser.clamp_min_(torch.finfo(v.dtype).tiny))
 
 
 def linear_attention(q: Tensor, k: Tensor, v: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
