@@ -3,8 +3,9 @@
 Every kernel takes queries, keys and values shaped (batch, heads, n, head_dim) like
 `torch.nn.functional.scaled_dot_product_attention`, an optional key padding mask (batch, n) that is
 True for real tokens (the tokenizer's `attention_mask`), and returns (batch, heads, n, head_dim).
-They are written for reading, in plain torch: chapter 5 measures what each costs against PyTorch's
-fused kernel, chapters 7 and 9 reuse them.
+They are written for reading, in plain torch (the window kernel runs PyTorch's fused SDPA on each
+block's slice of keys): chapter 5 measures what each costs against the fused kernel on the whole
+sequence; chapters 7 and 9 reuse them.
 """
 
 from __future__ import annotations
