@@ -60,14 +60,15 @@ for _code in _job["codes"]:
 
 @dataclass
 class PeakMemory:
-    """Peak resident memory of a child process, and its resident memory right after set-up."""
+    """Peak resident memory of a child process while the measured code ran, and its resident
+    memory right before that code (after set-up and any earlier snippets of a series)."""
 
     peak_bytes: int
     after_setup_bytes: int
 
     @property
     def delta_bytes(self) -> int:
-        """Peak minus the memory held after set-up: what the measured code itself needed."""
+        """Peak minus the memory held before the code ran: what the measured code itself needed."""
         return max(0, self.peak_bytes - self.after_setup_bytes)
 
     def __str__(self) -> str:
