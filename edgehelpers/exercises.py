@@ -308,6 +308,63 @@ def _new_fusions(exercise: str, answer: Any, *, basic: Mapping[str, int], extend
                    "of smaller operators of the 'basic' graph.")
 
 
+
+@_exercise("7.1")
+def _attention_crossover(exercise: str, answer: Any, *, d: int, patch: int) -> Verdict:
+    """(tokens, side): where a ViT block's attention FLOPs (4n²d) equal its linear layers' (24nd²)."""
+    if not (isinstance(answer, (tuple, list)) and len(answer) == 2):
+        raise ValueError("answer a pair (tokens, side in pixels), e.g. (1000, 512)")
+    tokens, side = 6 * d, patch * math.sqrt(6 * d)
+    ok = _close(answer[0], tokens, 0.02) and _close(answer[1], side, 0.05)
+    return Verdict(exercise, ok, f"4n²d = 24nd² at n = 6d = {tokens} tokens, a square grid of "
+                   f"{math.sqrt(tokens):.0f} patches of {patch} px: about {side:.0f} px per side.")
+
+
+@_exercise("7.2")
+def _most_efficient(exercise: str, answer: Any, *, achieved: Mapping[str, float]) -> Verdict:
+    """The zoo model with the highest measured GFLOP/s on one thread."""
+    truth = max(achieved, key=achieved.get)
+    names = {name.lower(): name for name in achieved}
+    given = names.get(str(answer).strip().lower())
+    if given is None:
+        raise ValueError(f"answer one of {', '.join(repr(n) for n in achieved)}, not {answer!r}")
+    return Verdict(exercise, given == truth, f"{truth} reached {achieved[truth]:.0f} GFLOP/s on one thread here; "
+                   f"{given} {achieved[given]:.0f}.")
+
+
+@_exercise("7.3")
+def _tokens_left(exercise: str, answer: Any, *, counts: Sequence[int]) -> Verdict:
+    """How many tokens leave the last block: `counts` is token_counts of the merged model."""
+    if not counts:
+        raise ValueError("pass counts=token_counts(model, images) for the merged model")
+    truth = int(counts[-1])
+    return Verdict(exercise, answer == truth, f"the blocks leave {list(counts)} tokens: {truth} reach the end.")
+
+
+@_exercise("7.4")
+def _head_params(exercise: str, answer: Any, *, model: Any) -> Verdict:
+    """The parameters one attention head of a timm ViT block costs, measured by pruning it from a copy."""
+    import copy
+
+    from edgehelpers.prune import prune_vit_heads
+    from edgehelpers.size import param_count
+
+    pruned = copy.deepcopy(model)
+    prune_vit_heads(pruned, {0: [0]})
+    truth = param_count(model) - param_count(pruned)
+    return Verdict(exercise, answer == truth, f"removing head 0 of block 0 removes {truth:,} parameters "
+                   f"({100 * truth / param_count(model):.1f}% of the model).")
+
+
+@_exercise("7.5")
+def _sensitive_block(exercise: str, answer: Any, *, agreement: Mapping[int, float]) -> Verdict:
+    """The block whose INT8 quantization alone changes the most predictions (lowest agreement)."""
+    if not agreement:
+        raise ValueError("pass agreement={block: agreement with FP32} from the sensitivity scan")
+    truth = min(agreement, key=agreement.get)
+    return Verdict(exercise, answer == truth, f"block {truth}: {100 * agreement[truth]:.2f}% agreement with FP32 "
+                   f"when it alone is INT8.")
+
 @_exercise("8.1")
 def _kept_with_bengali(exercise: str, answer: Any, *, tokenizer: Any, texts: Sequence[str]) -> Verdict:
     """How many pieces the trimming rule keeps for `texts` (the training text plus Bengali)."""

@@ -1,4 +1,4 @@
-"""Pruning for BERT-style classifiers: sparsity, structure importance and removal, movement masks.
+"""Pruning for BERT-style classifiers and timm ViTs: sparsity, structure importance and removal, movement masks.
 
 - `encoder_linears`, `sparsity`: the Linear layers unstructured pruning targets, and their zeros.
 - `cubic_sparsity`: the gradual schedule of Zhu & Gupta (2017), used for iterative and movement pruning.
@@ -6,6 +6,8 @@
   al., 2019): the size of the loss's gradient with respect to a gate on each one.
 - `lowest`, `prune_heads`, `prune_ffn`: remove the least important ones as smaller dense matrices
   (transformers 5 dropped `prune_heads`; its building block `prune_linear_layer` remains).
+- `vit_head_importance`, `prune_vit_heads`: the same gradient importance and head removal for timm
+  Vision Transformers, whose attention keeps query, key and value in one fused `qkv` layer.
 - `TopKMask`, `attach_movement`, `set_density`, `bake`: movement pruning (Sanh et al., 2020): a mask
   that keeps the largest learned scores, trained with a straight-through gradient.
 """
@@ -146,6 +148,63 @@ def prune_heads(model: Any, heads: Mapping[int, Sequence[int]]) -> None:
         self_att.num_attention_heads = len(keep)
         self_att.all_head_size = len(keep) * size
 
+
+
+def _vit_blocks(model: Any) -> nn.Sequential:
+    """The blocks of a timm Vision Transformer, each with a standard `attn` (fused qkv) module."""
+    blocks = getattr(model, "blocks", None)
+    if blocks is None or not all(hasattr(getattr(b, "attn", None), "qkv") for b in blocks):
+        raise TypeError(f"{type(model).__name__} is not a timm Vision Transformer (no blocks with attn.qkv)")
+    return blocks
+
+
+def vit_head_importance(model: Any, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 256) -> torch.Tensor:
+    """|dLoss/dgate| of a gate on each attention head's output of a timm ViT, shape (blocks, heads)."""
+    blocks = _vit_blocks(model)
+    if len(x) == 0 or len(x) != len(y):
+        raise ValueError(f"importance needs labelled images: got {len(x)} images and {len(y)} labels")
+    gates = [torch.ones(b.attn.num_heads, requires_grad=True) for b in blocks]
+    scores = torch.zeros(len(blocks), max(len(g) for g in gates))
+
+    def gate(g: torch.Tensor, head_dim: int):
+        # the input of attn.proj is the heads' outputs side by side: scale each head's slice
+        return lambda module, args: (args[0] * g.repeat_interleave(head_dim),)
+
+    hooks = [b.attn.proj.register_forward_pre_hook(gate(g, b.attn.head_dim)) for b, g in zip(blocks, gates, strict=True)]
+    was_training = model.training
+    model.eval()  # no dropout: the gradient should reflect the model as it will run
+    try:
+        for start in range(0, len(x), batch_size):
+            loss = F.cross_entropy(model(x[start:start + batch_size]), torch.as_tensor(y[start:start + batch_size]).long())
+            for i, g in enumerate(torch.autograd.grad(loss, gates)):
+                scores[i, : len(g)] += g.abs()
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    return scores
+
+
+def prune_vit_heads(model: Any, heads: Mapping[int, Sequence[int]]) -> None:
+    """Remove attention heads of a timm ViT in place: {block: [head, ...]}, among the block's current heads."""
+    from transformers.pytorch_utils import prune_linear_layer
+
+    blocks = _vit_blocks(model)
+    for i, drop in heads.items():
+        if not 0 <= int(i) < len(blocks):
+            raise ValueError(f"the model has {len(blocks)} blocks (0..{len(blocks) - 1}); there is no block {i}")
+        attn = blocks[i].attn
+        unique = _check_indices(drop, attn.num_heads, "heads", i)
+        if not unique:
+            continue
+        keep = [h for h in range(attn.num_heads) if h not in unique]
+        size, width = attn.head_dim, attn.num_heads * attn.head_dim
+        rows = [h * size + j for h in keep for j in range(size)]
+        # qkv stacks the query, key and value rows of every head: keep the same heads in all three
+        attn.qkv = prune_linear_layer(attn.qkv, torch.tensor([part * width + r for part in range(3) for r in rows]))
+        attn.proj = prune_linear_layer(attn.proj, torch.tensor(rows), dim=1)
+        attn.num_heads = len(keep)
+        attn.attn_dim = len(keep) * size  # timm reshapes the heads' outputs to attn_dim before proj
 
 def prune_ffn(model: Any, neurons: Mapping[int, Sequence[int]]) -> None:
     """Remove FFN neurons in place: {layer: [neuron, ...]}; both FFN matrices become smaller."""

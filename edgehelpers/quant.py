@@ -1,6 +1,8 @@
 """The book's quantization recipes for ONNX models, and a fake quantizer that matches one of them.
 
 - `int8_dynamic`: ONNX Runtime dynamic INT8 with per-channel weights: the recipe later chapters reuse.
+- `int8_static`: ONNX Runtime static QDQ INT8 calibrated on sample inputs (chapter 2's recipe, reused
+  by the vision chapter).
 - `weight_only`: ONNX Runtime's block-wise n-bit weight-only MatMulNBits (2, 4 or 8 bits).
 - `fake_quantize_blockwise` / `BlockwiseFakeQuant`: the exact grid of `weight_only(symmetric)`, in
   PyTorch and differentiable (straight-through), for quantization-aware training.
@@ -11,7 +13,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,46 @@ def int8_dynamic(src: str | Path, dst: str | Path, *, per_channel: bool = True,
                          nodes_to_exclude=list(exclude_nodes))
     return dst
 
+
+
+def int8_static(src: str | Path, dst: str | Path, calibration: Iterable[Mapping[str, Any]], *,
+                per_channel: bool = True, method: str = "MinMax", op_types: Iterable[str] = ("MatMul", "Gemm", "Conv"),
+                exclude_nodes: Iterable[str] = ()) -> Path:
+    """Static QDQ INT8 (int8 weights, uint8 activations with ranges calibrated on `calibration` feeds)."""
+    import contextlib
+    import io
+
+    import numpy as np
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    feeds = [{k: np.asarray(v) for k, v in feed.items()} for feed in calibration]
+    if not feeds:
+        raise ValueError("static INT8 needs calibration inputs: pass a list of {input name: array} feeds")
+    methods = {m.name: m for m in CalibrationMethod}
+    if method not in methods:
+        raise ValueError(f"unknown calibration method {method!r}; choose from {sorted(methods)}")
+
+    class Feeds(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.it = iter(feeds)
+
+        def get_next(self) -> dict | None:
+            return next(self.it, None)
+
+    dst = Path(dst)
+    with atomic_path(dst) as tmp, _quiet(""), contextlib.redirect_stdout(io.StringIO()):
+        pre = tmp.with_name(tmp.name + ".pre.onnx")  # shape-inferred copy: the quantizer needs the shapes
+        try:
+            quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+            quantize_static(str(pre), str(tmp), Feeds(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            calibrate_method=methods[method], op_types_to_quantize=list(op_types),
+                            nodes_to_exclude=list(exclude_nodes))
+        finally:
+            pre.unlink(missing_ok=True)
+    return dst
 
 def weight_only(src: str | Path, dst: str | Path, *, bits: int = 4, block_size: int = 32,
                 nodes: Iterable[str] | None = None, accuracy_level: int = 4,

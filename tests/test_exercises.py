@@ -141,9 +141,34 @@ def test_chapter_6_checks():
     assert exercises.check("6.3", None, basic=basic, extended=extended).ok is None
 
 
+
+def test_chapter_7_checks():
+    assert exercises.check("7.1", (2304, 768), d=384, patch=16)
+    assert exercises.check("7.1", [2304, 16 * 48], d=384, patch=16)
+    assert not exercises.check("7.1", (1152, 768), d=384, patch=16)
+    with pytest.raises(ValueError, match="pair"):
+        exercises.check("7.1", 2304, d=384, patch=16)
+    achieved = {"DeiT-Ti": 99.0, "MobileNetV3-S": 14.0}
+    assert exercises.check("7.2", "deit-ti", achieved=achieved)
+    assert not exercises.check("7.2", "MobileNetV3-S", achieved=achieved)
+    with pytest.raises(ValueError, match="answer one of"):
+        exercises.check("7.2", "ResNet-50", achieved=achieved)
+    assert exercises.check("7.3", 5, counts=[13, 10, 8, 5])
+    assert not exercises.check("7.3", 4, counts=[13, 10, 8, 5])
+    from edgehelpers.imagetrain import tiny_vit
+
+    vit = tiny_vit()
+    assert exercises.check("7.4", 3 * 32 * 96 + 3 * 32 + 32 * 96, model=vit)
+    assert not exercises.check("7.4", 3 * 32 * 96, model=vit)
+    assert vit.blocks[0].attn.num_heads == 3  # the check prunes a copy, not the model
+    assert exercises.check("7.5", 2, agreement={0: 0.999, 1: 0.998, 2: 0.99, 3: 0.999})
+    assert not exercises.check("7.5", 0, agreement={0: 0.999, 1: 0.998, 2: 0.99, 3: 0.999})
+    with pytest.raises(ValueError, match="sensitivity scan"):
+        exercises.check("7.5", 0, agreement={})
+
 def test_every_check_is_tested():
     tested = {"1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "2.3", "2.4", "3.1", "3.2", "3.3", "4.1", "4.2", "4.3",
-              "5.1", "5.2", "5.3", "6.1", "6.2", "6.3", "8.1", "8.2", "8.3"}  # 8.x: tests/test_indic.py
+              "5.1", "5.2", "5.3", "6.1", "6.2", "6.3", "7.1", "7.2", "7.3", "7.4", "7.5", "8.1", "8.2", "8.3"}  # 8.x: tests/test_indic.py
     assert set(exercises.CHECKS) == tested, "a new check needs a test above"
 
 

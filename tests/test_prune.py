@@ -147,3 +147,76 @@ def test_movement_masks_reach_the_density_and_bake_into_plain_weights(tokenizer)
     assert sparsity(layers) == pytest.approx(0.7, abs=0.01)
     with pytest.raises(ValueError, match="density"):
         set_density(masks, 0.0)
+
+
+def _small_vit():
+    from timm.models.vision_transformer import VisionTransformer
+
+    torch.manual_seed(0)
+    return VisionTransformer(img_size=28, patch_size=7, in_chans=1, num_classes=4, embed_dim=48, depth=3,
+                             num_heads=3).eval()
+
+
+def test_vit_head_importance_has_one_score_per_head():
+    from edgehelpers.prune import vit_head_importance
+
+    model = _small_vit()
+    x, y = torch.randn(20, 1, 28, 28), torch.randint(0, 4, (20,))
+    scores = vit_head_importance(model, x, y, batch_size=8)
+    assert scores.shape == (3, 3) and (scores > 0).all()
+    assert all(h._forward_pre_hooks == {} for h in (b.attn.proj for b in model.blocks))  # hooks removed
+    with pytest.raises(ValueError, match="labelled images"):
+        vit_head_importance(model, x[:0], y[:0])
+    with pytest.raises(TypeError, match="not a timm Vision Transformer"):
+        vit_head_importance(torch.nn.Linear(2, 2), x, y)
+
+
+def test_pruned_vit_heads_equal_zeroed_heads():
+    """Removing heads gives exactly the model whose removed heads output zero."""
+    from edgehelpers.prune import prune_vit_heads
+
+    model = _small_vit()
+    x = torch.randn(5, 1, 28, 28)
+    drop = {0: [1], 2: [0, 2]}
+    hooks = []
+    for i, heads in drop.items():
+        attn = model.blocks[i].attn
+        mask = torch.ones(attn.num_heads * attn.head_dim)
+        for h in heads:
+            mask[h * attn.head_dim:(h + 1) * attn.head_dim] = 0
+        hooks.append(attn.proj.register_forward_pre_hook(lambda m, a, mask=mask: (a[0] * mask,)))
+    with torch.no_grad():
+        zeroed = model(x)
+    for h in hooks:
+        h.remove()
+    before = sum(p.numel() for p in model.parameters())
+    prune_vit_heads(model, drop)
+    with torch.no_grad():
+        pruned = model(x)
+    assert torch.allclose(pruned, zeroed, atol=1e-5)
+    assert [b.attn.num_heads for b in model.blocks] == [2, 3, 1]
+    assert model.blocks[2].attn.qkv.out_features == 3 * 16 and model.blocks[2].attn.proj.in_features == 16
+    assert sum(p.numel() for p in model.parameters()) < before
+
+
+def test_pruned_vit_still_reduces_tokens():
+    from edgehelpers.prune import prune_vit_heads
+    from edgehelpers.tokens import reduce_tokens
+
+    model = _small_vit()
+    prune_vit_heads(model, {1: [0]})
+    x = torch.randn(2, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.allclose(reduce_tokens(model, "tome", 1.0)(x), model(x), atol=1e-5)
+
+
+def test_prune_vit_heads_refuses_bad_indices():
+    from edgehelpers.prune import prune_vit_heads
+
+    model = _small_vit()
+    with pytest.raises(ValueError, match="cannot remove"):
+        prune_vit_heads(model, {0: [3]})
+    with pytest.raises(ValueError, match="keep at least one"):
+        prune_vit_heads(model, {0: [0, 1, 2]})
+    with pytest.raises(ValueError, match="no block 5"):
+        prune_vit_heads(model, {5: [0]})

@@ -216,3 +216,44 @@ def test_smoothing_keeps_the_layer_and_flattens_its_input():
         smoothing_scales(torch.ones(8), linear.weight)
     with pytest.raises(ValueError, match="16 scales"):
         SmoothedLinear(linear, torch.ones(4))
+
+
+@pytest.fixture(scope="module")
+def mlp_onnx(tmp_path_factory):
+    """A small two-layer MLP exported to ONNX (input 'x' of 64 features), and the model."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.GELU(), torch.nn.Linear(256, 10)).eval()
+    path = tmp_path_factory.mktemp("mlp") / "mlp.onnx"
+    torch.onnx.export(model, (torch.randn(4, 64),), str(path), input_names=["x"], output_names=["y"],
+                      dynamic_axes={"x": {0: "batch"}}, dynamo=False)
+    return model, path
+
+
+def test_int8_static_writes_a_qdq_graph_that_stays_close(mlp_onnx, tmp_path):
+    from edgehelpers.quant import int8_static
+
+    model, path = mlp_onnx
+    rng = np.random.default_rng(0)
+    calib = [{"x": rng.standard_normal((8, 64)).astype(np.float32)} for _ in range(4)]
+    q = int8_static(path, tmp_path / "static.onnx", calib)
+    ops = Counter(n.op_type for n in onnx.load(str(q)).graph.node)
+    assert ops["QuantizeLinear"] >= 2 and ops["DequantizeLinear"] >= 2
+    assert q.stat().st_size < 0.5 * path.stat().st_size
+    x = rng.standard_normal((16, 64)).astype(np.float32)
+    got = session(q).run(None, {"x": x})[0]
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy()
+    assert np.abs(got - ref).mean() < 0.03 * np.abs(ref).max()  # 8-bit steps: close, not equal
+    assert np.corrcoef(got.ravel(), ref.ravel())[0, 1] > 0.99
+    assert not list(tmp_path.glob("*.pre.onnx")) and not list(tmp_path.glob(".*part"))  # no leftovers
+
+
+def test_int8_static_needs_calibration_and_a_known_method(mlp_onnx, tmp_path):
+    from edgehelpers.quant import int8_static
+
+    _, path = mlp_onnx
+    with pytest.raises(ValueError, match="needs calibration inputs"):
+        int8_static(path, tmp_path / "a.onnx", [])
+    with pytest.raises(ValueError, match="unknown calibration method 'Median'"):
+        int8_static(path, tmp_path / "a.onnx", [{"x": np.zeros((1, 64), np.float32)}], method="Median")
+    assert not (tmp_path / "a.onnx").exists()
