@@ -17,7 +17,7 @@ NB_TOTAL_BUDGET_S ?= 1800
 MATHJAX_VERSION := 3.2.2
 STAMP := $(VENV)/.setup-done
 
-.PHONY: setup teacher conversions indic book test unit notebooks html browser clean lock
+.PHONY: setup teacher conversions indic book test unit notebooks html browser clean lock offline-kit
 
 setup: $(STAMP)
 
@@ -63,6 +63,8 @@ notebooks: setup teacher conversions indic
 	  $(SRC)/notebooks
 	# a progress bar keeps every redraw in a saved notebook: the page shows only its last state
 	$(BIN)/python tools/tidy_outputs.py $(SRC)/notebooks/*.ipynb
+	# the workshop guide's table of chapter run times, from the times just measured
+	$(BIN)/python tools/workshop_times.py $(BUILD)/notebook-times.json $(SRC)/book/workshop_times.txt
 
 # jupyter-book writes to <path-output>/_build/html, so "--path-output ." puts the book in $(HTML)
 html: setup
@@ -82,6 +84,11 @@ test: unit book browser
 
 clean:
 	rm -rf $(BUILD)
+
+# the offline workshop kit (book/workshop.md): pinned wheels, the data mirror and Fashion-MNIST,
+# MathJax, a manifest and install.sh, in $(BUILD)/offline-kit; checked against requirements.txt
+offline-kit: setup
+	$(BIN)/python tools/offline_kit.py --out $(BUILD)/offline-kit
 
 # re-pin every transitive package after a change to requirements.txt (run `make setup` first)
 lock: setup

@@ -365,6 +365,20 @@ def _sensitive_block(exercise: str, answer: Any, *, agreement: Mapping[int, floa
     return Verdict(exercise, answer == truth, f"block {truth}: {100 * agreement[truth]:.2f}% agreement with FP32 "
                    f"when it alone is INT8.")
 
+
+@_exercise("7.6")
+def _cnn_static_int8(exercise: str, answer: Any, *, pred_int8: Any, pred_fp32: Any, labels: Any) -> Verdict:
+    """Whether the CNN's static INT8 export keeps accuracy within one point of FP32 (paired, 95%)."""
+    if pred_int8 is None:
+        raise ValueError("pass your INT8 model's test predictions as pred_int8")
+    if not isinstance(answer, bool):
+        raise ValueError(f"answer True or False, not {answer!r}")
+    diff = _paired("INT8 - FP32", pred_int8, pred_fp32, labels)
+    truth = diff.no_worse_than(0.01)
+    return Verdict(exercise, answer == truth, f"INT8 - FP32: {100 * diff.diff:+.2f} points (95% CI "
+                   f"{100 * diff.low:+.2f} to {100 * diff.high:+.2f}): "
+                   f"{'within' if truth else 'not shown to be within'} one point.")
+
 @_exercise("8.1")
 def _kept_with_bengali(exercise: str, answer: Any, *, tokenizer: Any, texts: Sequence[str]) -> Verdict:
     """How many pieces the trimming rule keeps for `texts` (the training text plus Bengali)."""

@@ -165,10 +165,19 @@ def test_chapter_7_checks():
     assert not exercises.check("7.5", 0, agreement={0: 0.999, 1: 0.998, 2: 0.99, 3: 0.999})
     with pytest.raises(ValueError, match="sensitivity scan"):
         exercises.check("7.5", 0, agreement={})
+    labels = np.array([0, 1] * 500)
+    same = labels.copy()
+    assert exercises.check("7.6", True, pred_int8=same, pred_fp32=same, labels=labels)
+    worse = np.where(np.arange(1000) < 100, 1 - labels, labels)
+    assert exercises.check("7.6", False, pred_int8=worse, pred_fp32=same, labels=labels)
+    with pytest.raises(ValueError, match="True or False"):
+        exercises.check("7.6", "yes", pred_int8=same, pred_fp32=same, labels=labels)
+    with pytest.raises(ValueError, match="pred_int8"):
+        exercises.check("7.6", True, pred_int8=None, pred_fp32=same, labels=labels)
 
 def test_every_check_is_tested():
     tested = {"1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "2.3", "2.4", "3.1", "3.2", "3.3", "4.1", "4.2", "4.3",
-              "5.1", "5.2", "5.3", "6.1", "6.2", "6.3", "7.1", "7.2", "7.3", "7.4", "7.5", "8.1", "8.2", "8.3"}  # 8.x: tests/test_indic.py
+              "5.1", "5.2", "5.3", "6.1", "6.2", "6.3", "7.1", "7.2", "7.3", "7.4", "7.5", "7.6", "8.1", "8.2", "8.3"}  # 8.x: tests/test_indic.py
     assert set(exercises.CHECKS) == tested, "a new check needs a test above"
 
 

@@ -17,7 +17,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-CHAPTER_RE = re.compile(r"^(\d\d)_")
+CHAPTER_RE = re.compile(r"^(\d\d)[a-z]?_")  # 07b_...: the second notebook of a chapter
 GITHUB_RE = re.compile(r"https?://github\.com/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 HEADING_RE = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 # chapters are notebooks numbered 01 and up (00 is the set-up check)
