@@ -75,3 +75,10 @@ def test_verify_notices_other_pins(fake_kit):
     data["pins"]["timm"] = "0.0.1"
     (fake_kit / "manifest.json").write_text(json.dumps(data))
     assert any("other pins" in p for p in kit.verify(fake_kit))
+
+
+def test_building_without_a_data_mirror_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        kit.main(["--out", str(tmp_path / "kit"), "--data", str(tmp_path / "nowhere")])
+    assert "set EDGEHELPERS_DATA" in capsys.readouterr().err
+    assert not (tmp_path / "kit").exists()

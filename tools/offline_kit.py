@@ -163,7 +163,7 @@ def _pip(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "pip", *args], check=True)
 
 
-def build(out: Path, data: Path | None) -> Path:
+def build(out: Path, data: Path) -> Path:
     """Download and copy everything into `out` (replaced if it exists), then write the manifest."""
     pins = plan()
     tmp = out.with_name(out.name + ".part")
@@ -179,8 +179,7 @@ def build(out: Path, data: Path | None) -> Path:
     rest = [f"{name}=={version}" for name, version in pins.items() if name != "torch"]
     # --no-deps: the pins already list every transitive dependency, so nothing is resolved anew
     _pip("download", "-q", "--no-deps", "-d", str(wheels), *rest, *BUILD_TOOLS)
-    if data is not None and data.is_dir():
-        shutil.copytree(data, tmp / "data", ignore=shutil.ignore_patterns(".*"))
+    shutil.copytree(data, tmp / "data", ignore=shutil.ignore_patterns(".*"))
     fashion = tmp / "data" / FASHION_MIRROR
     if FASHION_DIR.is_dir() and not fashion.is_dir():
         fashion.mkdir(parents=True)
@@ -203,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verify", action="store_true", help="only check an existing kit")
     args = parser.parse_args(argv)
     if not args.verify:
+        if args.data is None or not args.data.is_dir():
+            # the chapters' datasets must travel with the kit: a laptop without network cannot fetch them
+            parser.error(f"no data mirror at {args.data}: set EDGEHELPERS_DATA to the folder that mirrors the "
+                         "pinned data files (<owner>/<repo>/<path>, see the README) or pass --data DIR")
         build(args.out, args.data)
     problems = verify(args.out)
     for p in problems:
