@@ -20,7 +20,7 @@ def test_table_lists_passed_chapters_with_their_measured_times():
     assert "| {doc}`../notebooks/01_why_edge_is_hard` | 114 s | 5 min |" in text
     assert "| {doc}`../notebooks/02_quantization` | 235 s | 5 min |" in text
     assert "03_distillation" not in text
-    assert "All 2 chapters together: 6 minutes" in text and "2 cores" in text
+    assert "All 2 notebooks together: 6 minutes" in text and "2 cores" in text and "300 s each" in text
 
 
 def test_slots_round_up_to_five_minutes():

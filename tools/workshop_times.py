@@ -30,10 +30,11 @@ def times_table(times: dict) -> str:
         lines.append(f"| {{doc}}`../notebooks/{name}` | {r['seconds']:.0f} s | {_slot_minutes(r['seconds'])} min |")
     machine = times.get("machine", {})
     total = sum(r["seconds"] for r in rows)
-    lines += ["", f"All {len(rows)} chapters together: {total / 60:.0f} minutes on the build machine "
+    budget = times.get("budget_s")
+    lines += ["", f"All {len(rows)} notebooks together: {total / 60:.0f} minutes on the build machine "
                   f"({machine.get('cpu_count', '?')} cores, {machine.get('platform', 'unknown platform')}, "
                   f"measured {times.get('finished', 'at build time')[:10]}). The book's CI runs them with a budget "
-                  f"of {times.get('budget_s') or '?'} s each. A laptop with fewer or slower cores takes longer: run "
+                  f"of {f'{budget:.0f}' if budget else '?'} s each. A laptop with fewer or slower cores takes longer: run "
                   "the set-up chapter first and compare its time with the table."]
     return "\n".join(lines) + "\n"
 
