@@ -13,8 +13,9 @@ BUILD := _build
 SRC := $(BUILD)/src
 HTML := $(BUILD)/html
 NB_BUDGET_S ?= 300
-# 40 minutes for all notebooks: the ten of chapters 0-8 took 1,630-1,810 s on the 2-core CI machine
-NB_TOTAL_BUDGET_S ?= 2400
+# 45 minutes for all notebooks (the most the project allows): the ten of chapters 0-8 took 1,630-1,810 s
+# on the 2-core CI machine, and chapter 9's two about 300 s more
+NB_TOTAL_BUDGET_S ?= 2700
 MATHJAX_VERSION := 3.2.2
 STAMP := $(VENV)/.setup-done
 

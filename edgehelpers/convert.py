@@ -58,7 +58,8 @@ def _quiet() -> Iterator[None]:
     """Silence a converter's progress bars, warnings and INFO logs (its errors still raise)."""
     import warnings
 
-    loggers = [logging.getLogger(n) for n in ("nncf", "coremltools", "absl", "executorch", "torch._export")]
+    # "" is the root logger: ai-edge-quantizer warns through it that it overwrites the (atomic) temporary file
+    loggers = [logging.getLogger(n) for n in ("", "nncf", "coremltools", "absl", "executorch", "torch._export")]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)
@@ -239,7 +240,7 @@ def litert_int8(src: str | Path, dst: str | Path) -> Path:
         q = quantizer.Quantizer(str(src))
         q.load_quantization_recipe(recipe.dynamic_wi8_afp32())
         result = q.quantize()
-    with atomic_path(dst) as tmp:
+    with atomic_path(dst) as tmp, _quiet():
         result.export_model(str(tmp), overwrite=True)
     return Path(dst)
 

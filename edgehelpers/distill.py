@@ -105,3 +105,31 @@ def teacher_targets(teacher: Any, tokenizer: Any, texts: Sequence[str], *, layer
     finally:
         teacher.train(was_training)
     return logits, pooled
+
+
+def recover(student: Any, tokenizer: Any, data: Any, teacher_logits: Any, *, lr: float, max_length: int,
+            epochs: int = 1, temperature: float = 2.0, alpha: float = 0.5, batch_size: int = 32, seed: int = 0,
+            on_step: Any = None, progress: bool = False) -> Any:
+    """Fine-tune a compressed `student` towards the teacher's logits on `data` (kd_loss), embeddings frozen.
+
+    `teacher_logits` holds one row per example of `data`, in order (from `teacher_targets`). The
+    embedding table is frozen: compression did not touch it, and a frozen table makes each step cheaper.
+    """
+    from .train import fine_tune
+
+    logits = torch.as_tensor(np.asarray(teacher_logits, dtype=np.float32))
+    if logits.ndim != 2 or len(logits) != len(data):
+        raise ValueError(f"teacher_logits must be [len(data), classes] = [{len(data)}, ...]; got {tuple(logits.shape)}: "
+                         "compute them with teacher_targets(teacher, tokenizer, data.texts)")
+
+    def loss_fn(outputs: Any, labels: torch.Tensor, rows: Any) -> torch.Tensor:
+        return kd_loss(outputs.logits, logits[rows], labels, temperature=temperature, alpha=alpha)
+
+    embeddings = student.base_model.embeddings
+    embeddings.requires_grad_(False)
+    try:
+        fine_tune(student, tokenizer, data, epochs=epochs, batch_size=batch_size, lr=lr, max_length=max_length,
+                  seed=seed, loss_fn=loss_fn, on_step=on_step, progress=progress)
+    finally:
+        embeddings.requires_grad_(True)
+    return student.eval()

@@ -422,3 +422,57 @@ def _four_bit_everything(exercise: str, answer: Any, *, int8_path: Any, fp32_pat
     truth = q4_bytes < int8_bytes and d.no_worse_than(0.01)
     return Verdict(exercise, bool(answer) == truth, f"4-bit {q4_bytes / 1e6:.1f} MB against INT8 {int8_bytes / 1e6:.1f} MB; "
                    f"accuracy 4-bit minus INT8 {d}: {d.verdict(0.01)}.")
+
+
+# ---------------------------------------------------------------------------------------------
+# chapter 9
+
+
+@_exercise("9.1")
+def _biggest_step(exercise: str, answer: Any, *, step_ms: Mapping[str, float], order: Sequence[str]) -> Verdict:
+    """The pipeline step that saved the most milliseconds (each step against the one before)."""
+    saved = {b: step_ms[a] - step_ms[b] for a, b in zip(order, order[1:])}
+    names = {name.lower(): name for name in saved}
+    given = names.get(str(answer).strip().lower())
+    if given is None:
+        raise ValueError(f"answer one of {', '.join(repr(n) for n in saved)}, not {answer!r}")
+    truth = max(saved, key=saved.get)
+    return Verdict(exercise, given == truth, f"{truth} saved {saved[truth]:.2f} ms here; {given} {saved[given]:.2f} ms.")
+
+
+@_exercise("9.2")
+def _harder_pruning(exercise: str, answer: Any, *, pred: Any, pred_teacher: Any, labels: Any, margin: float) -> Verdict:
+    """Whether the harder-pruned model stays within the chapter's margin of the teacher."""
+    d = _paired(exercise, pred, pred_teacher, labels)
+    truth = d.no_worse_than(margin)
+    return Verdict(exercise, bool(answer) == truth, f"vs the teacher: {d}; {d.verdict(margin)}.")
+
+
+@_exercise("9.6")
+def _length_factor(exercise: str, answer: Any, *, p50_ms: Mapping[str, float], short: str, long: str) -> Verdict:
+    """How much slower the final model is at the long input than at the short one (within 5%)."""
+    truth = p50_ms[long] / p50_ms[short]
+    return Verdict(exercise, _close(answer, truth, 0.05), f"{p50_ms[long]:.2f} ms / {p50_ms[short]:.2f} ms = {truth:.2f}x.")
+
+
+@_exercise("9.3")
+def _which_order(exercise: str, answer: Any, *, pred_prune_first: Any, pred_quantize_first: Any, labels: Any) -> Verdict:
+    """Which order kept more accuracy beyond the noise, or a tie."""
+    d = _paired(exercise, pred_prune_first, pred_quantize_first, labels)
+    truth = "prune first" if d.better() else "quantize first" if d.worse() else "tie"
+    given = _choice(answer, ("prune first", "quantize first", "tie"))
+    return Verdict(exercise, given == truth, f"prune first minus quantize first: {d}, so: {truth}.")
+
+
+@_exercise("9.4")
+def _late_p99(exercise: str, answer: Any, *, run: Any) -> Verdict:
+    """The p99 of the last 10 s of a sustained run (within 5%)."""
+    truth = run.span(-10, 0).percentile(99)
+    return Verdict(exercise, _close(answer, truth, 0.05), f"the last 10 s had p99 {truth:.2f} ms.")
+
+
+@_exercise("9.5")
+def _sdot_factor(exercise: str, answer: Any, *, slow: float, fast: float) -> Verdict:
+    """The ratio of two roofline estimates (within 5%)."""
+    truth = slow / fast
+    return Verdict(exercise, _close(answer, truth, 0.05), f"{slow:.2f} ms / {fast:.2f} ms = {truth:.2f}x.")

@@ -226,3 +226,76 @@ def pareto(
     ax.autoscale_view()
     _place_labels(ax, pts)
     return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# waterfall and the ledger's bubble chart
+
+
+def waterfall(start: tuple[str, float], steps: Sequence[tuple[str, float]], *, ylabel: str,
+              higher_is_better: bool = False, ax: Any = None, fmt: str = "{:.3g}") -> Any:
+    """A waterfall: the starting value, then each step's change as a floating bar, then the result.
+
+    steps are (label, value after the step); a bar is green where the step improved the quantity
+    (lower, or higher with higher_is_better), red where it cost and grey where nothing changed.
+    """
+    if not steps:
+        raise ValueError("a waterfall needs at least one step after the start")
+    values = [float(start[1])] + [float(v) for _, v in steps]
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"waterfall values must be finite, got {values}")
+    if not ylabel:
+        raise ValueError("label the axis with quantity and unit, e.g. ylabel='p50 latency (ms)'")
+    fig, ax = _axes(ax)
+    labels = [start[0]] + [label for label, _ in steps] + ["result"]
+    ax.bar(0, values[0], color="0.55")
+    for i in range(1, len(values)):
+        before, after = values[i - 1], values[i]
+        better = after > before if higher_is_better else after < before
+        colour = "0.7" if after == before else "tab:green" if better else "tab:red"  # grey: the step changed nothing
+        ax.bar(i, after - before, bottom=before, color=colour)
+        ax.plot([i - 1.4, i + 0.4], [before, before], color="0.3", lw=0.6)  # connector from the last level
+        ax.annotate(fmt.format(after - before) if after < before else "+" + fmt.format(after - before),
+                    (i, max(before, after)), ha="center", va="bottom", fontsize=7)
+    ax.bar(len(values), values[-1], color="tab:blue")
+    ax.annotate(fmt.format(values[0]), (0, values[0]), ha="center", va="bottom", fontsize=7)
+    ax.annotate(fmt.format(values[-1]), (len(values), values[-1]), ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, axis="y", alpha=0.3)
+    return fig
+
+
+def bubble_pareto(points: Sequence[tuple[str, str, float, float, float | None]], *, xlabel: str, ylabel: str,
+                  ax: Any = None) -> tuple[Any, list[str]]:
+    """Scatter (label, group, x, y, size) with colour = group and area = size; mark and name the Pareto front.
+
+    Lower x and higher y are better. A point without a size is drawn hollow. Returns (figure, front labels).
+    """
+    if not points:
+        raise ValueError("no points to plot: pass (label, group, x, y, size) tuples")
+    if not xlabel or not ylabel:
+        raise ValueError("label both axes with quantity and unit")
+    pts = _check_points([(label, x, y) for label, _, x, y, _ in points], "point")
+    front = pareto_front(pts)
+    fig, ax = _axes(ax)
+    sizes = [s for *_, s in points if s]
+    biggest = max(sizes) if sizes else 1.0
+    colours = dict(zip(sorted({g for _, g, *_ in points}), _colors() * 4))
+    for label, group, x, y, size in points:
+        area = 20 + 280 * (size / biggest) if size else 40
+        if size:
+            ax.scatter([x], [y], s=area, color=colours[group], alpha=0.55, edgecolors="0.2", linewidths=0.5)
+        else:
+            ax.scatter([x], [y], s=area, facecolors="none", edgecolors=colours[group], linewidths=1.2)
+    for group, colour in colours.items():
+        ax.scatter([], [], s=60, color=colour, alpha=0.55, label=group)
+    fx = sorted((x, y) for label, x, y in pts if label in front)
+    ax.step([p[0] for p in fx], [p[1] for p in fx], where="post", color="black", lw=1.2, label="Pareto front")
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+    _place_labels(ax, [p for p in pts if p[0] in front])
+    ax.legend(fontsize=7, loc="lower right")
+    return fig, front

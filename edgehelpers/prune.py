@@ -150,6 +150,22 @@ def prune_heads(model: Any, heads: Mapping[int, Sequence[int]]) -> None:
 
 
 
+def prune_structures(model: Any, importance: Importance, *, heads: float, ffn: float) -> Any:
+    """A copy of `model` without the least important `heads` share of every layer's heads and `ffn` share of its FFN neurons."""
+    import copy
+
+    if not (0.0 <= heads < 1.0 and 0.0 <= ffn < 1.0):
+        raise ValueError(f"heads and ffn are the shares to remove, in [0, 1); got {heads}, {ffn}")
+    if importance.heads.shape[0] != len(_layers(model)):
+        raise ValueError(f"importance covers {importance.heads.shape[0]} layers, the model has {len(_layers(model))}: "
+                         "score this model with structure_importance first")
+    pruned = copy.deepcopy(model)
+    layers = range(len(importance.neurons))
+    prune_heads(pruned, {i: lowest(importance.heads[i], heads) for i in layers})
+    prune_ffn(pruned, {i: lowest(importance.neurons[i], ffn) for i in layers})
+    return pruned.eval()
+
+
 def _vit_blocks(model: Any) -> nn.Sequential:
     """The blocks of a timm Vision Transformer, each with a standard `attn` (fused qkv) module."""
     blocks = getattr(model, "blocks", None)

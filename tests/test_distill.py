@@ -8,11 +8,13 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+from edgehelpers.data import TextData  # noqa: E402
 from edgehelpers.distill import (  # noqa: E402
     kd_loss,
     layer_subset_student,
     masked_mean,
     narrow_student,
+    recover,
     teacher_targets,
 )
 
@@ -81,3 +83,69 @@ def test_teacher_targets_follow_the_order_of_texts(teacher, tokenizer):
     np.testing.assert_allclose(logits[3], one[0], atol=1e-5)
     with pytest.raises(ValueError, match="empty"):
         teacher_targets(teacher, tokenizer, [])
+
+
+# ---- recover: fine-tuning a compressed student towards the teacher's logits ----------------------
+
+
+def _transfer_set(n: int = 16) -> TextData:
+    texts = [f"{TEXTS[i % 4]} number {i}" for i in range(n)]
+    return TextData(texts, [i % 3 for i in range(n)], ["a", "b", "c"], "toy", "train")
+
+
+def _teacher_logits(n: int = 16) -> np.ndarray:
+    return np.random.default_rng(0).normal(size=(n, 3)).astype(np.float32) * 3
+
+
+def _embedding_state(model) -> dict:
+    return {k: v.clone() for k, v in model.bert.embeddings.state_dict().items()}
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_recover_trains_the_encoder_and_returns_the_model_in_eval_mode(tiny_bert, tokenizer):
+    student = tiny_bert()
+    before = student.bert.encoder.layer[0].attention.self.query.weight.detach().clone()
+    head = student.classifier.weight.detach().clone()
+    out = recover(student, tokenizer, _transfer_set(), _teacher_logits(), lr=1e-3, max_length=16, batch_size=8)
+    assert out is student and not student.training
+    assert not torch.equal(student.bert.encoder.layer[0].attention.self.query.weight, before)
+    assert not torch.equal(student.classifier.weight, head)
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_recover_freezes_the_embeddings_while_training_and_thaws_them_after(tiny_bert, tokenizer):
+    student = tiny_bert()
+    embeddings = _embedding_state(student)
+    frozen_at_step = []
+
+    def on_step(step, total):
+        frozen_at_step.append(not any(p.requires_grad for p in student.bert.embeddings.parameters()))
+
+    recover(student, tokenizer, _transfer_set(), _teacher_logits(), lr=1e-2, max_length=16, batch_size=8,
+            on_step=on_step)
+    assert frozen_at_step == [True, True]  # 16 examples in batches of 8
+    assert all(p.requires_grad for p in student.bert.embeddings.parameters())
+    after = _embedding_state(student)
+    assert after.keys() == embeddings.keys()
+    assert all(torch.equal(after[k], embeddings[k]) for k in embeddings)
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_recover_thaws_the_embeddings_even_when_training_fails(tiny_bert, tokenizer):
+    student = tiny_bert()
+
+    def stop(step, total):
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError, match="interrupted"):
+        recover(student, tokenizer, _transfer_set(), _teacher_logits(), lr=1e-3, max_length=16, on_step=stop)
+    assert all(p.requires_grad for p in student.bert.embeddings.parameters())
+
+
+@pytest.mark.parametrize("logits", [np.zeros((15, 3)), np.zeros((17, 3)), np.zeros(16)])
+def test_recover_needs_one_row_of_teacher_logits_per_example(tiny_bert, tokenizer, logits):
+    student = tiny_bert()
+    weight = student.bert.encoder.layer[0].output.dense.weight.detach().clone()
+    with pytest.raises(ValueError, match=r"teacher_logits must be \[len\(data\), classes\] = \[16"):
+        recover(student, tokenizer, _transfer_set(), logits, lr=1e-3, max_length=16)
+    assert torch.equal(student.bert.encoder.layer[0].output.dense.weight, weight)  # refused before training

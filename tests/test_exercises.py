@@ -175,9 +175,59 @@ def test_chapter_7_checks():
     with pytest.raises(ValueError, match="pred_int8"):
         exercises.check("7.6", True, pred_int8=None, pred_fp32=same, labels=labels)
 
+def test_chapter_9_1_biggest_step():
+    step_ms = {"teacher": 20.0, "prune": 12.0, "distil": 14.0, "INT8": 5.0}  # saved 8, -2, 9 ms
+    order = ["teacher", "prune", "distil", "INT8"]
+    v = exercises.check("9.1", " int8", step_ms=step_ms, order=order)
+    assert v and "INT8 saved 9.00 ms" in v.message
+    assert not exercises.check("9.1", "prune", step_ms=step_ms, order=order)
+    with pytest.raises(ValueError, match="answer one of 'prune', 'distil', 'INT8'"):
+        exercises.check("9.1", "teacher", step_ms=step_ms, order=order)  # the start is no step
+
+
+def test_chapter_9_2_harder_pruning():
+    same, teacher, labels = _preds(900, 902)  # 0.2 pt behind: within one point
+    assert exercises.check("9.2", True, pred=same, pred_teacher=teacher, labels=labels, margin=0.01)
+    assert not exercises.check("9.2", False, pred=same, pred_teacher=teacher, labels=labels, margin=0.01)
+    worse, teacher, labels = _preds(800, 900)
+    assert exercises.check("9.2", False, pred=worse, pred_teacher=teacher, labels=labels, margin=0.01)
+    assert not exercises.check("9.2", True, pred=worse, pred_teacher=teacher, labels=labels, margin=0.01)
+    with pytest.raises(ValueError, match="exercise 9.2 needs both prediction arrays"):
+        exercises.check("9.2", True, pred=None, pred_teacher=teacher, labels=labels, margin=0.01)
+
+
+def test_chapter_9_3_which_order():
+    better, worse, labels = _preds(950, 850)
+    kw = dict(labels=labels)
+    assert exercises.check("9.3", "Prune first", pred_prune_first=better, pred_quantize_first=worse, **kw)
+    assert not exercises.check("9.3", "tie", pred_prune_first=better, pred_quantize_first=worse, **kw)
+    assert exercises.check("9.3", "quantize first", pred_prune_first=worse, pred_quantize_first=better, **kw)
+    assert not exercises.check("9.3", "prune first", pred_prune_first=worse, pred_quantize_first=better, **kw)
+    assert exercises.check("9.3", " TIE ", pred_prune_first=better, pred_quantize_first=better, **kw)
+    assert not exercises.check("9.3", "prune first", pred_prune_first=better, pred_quantize_first=better, **kw)
+    with pytest.raises(ValueError, match="answer one of 'prune first', 'quantize first', 'tie'"):
+        exercises.check("9.3", "both", pred_prune_first=better, pred_quantize_first=worse, **kw)
+
+
+def test_chapter_9_4_to_9_6_numbers():
+    from edgehelpers.sustain import Sustained
+
+    run = Sustained(1, LatencyStats.from_samples([1.0]), np.arange(1.0, 31.0), np.arange(1.0, 31.0))  # 1 call/s
+    late = float(np.percentile(np.arange(21.0, 31.0), 99))  # the last 10 s: 21..30 ms
+    assert exercises.check("9.4", late, run=run) and exercises.check("9.4", late * 1.04, run=run)
+    assert not exercises.check("9.4", float(np.percentile(np.arange(1.0, 11.0), 99)), run=run)  # the first 10 s
+    assert exercises.check("9.5", 4.0, slow=20.0, fast=5.0)
+    assert not exercises.check("9.5", 0.25, slow=20.0, fast=5.0)
+    p50 = {"8 tok": 2.0, "128 tok": 7.0}
+    assert exercises.check("9.6", 3.5, p50_ms=p50, short="8 tok", long="128 tok")
+    assert not exercises.check("9.6", 2.0 / 7.0, p50_ms=p50, short="8 tok", long="128 tok")
+    assert not exercises.check("9.6", 3.8, p50_ms=p50, short="8 tok", long="128 tok")  # beyond 5%
+
+
 def test_every_check_is_tested():
     tested = {"1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "2.3", "2.4", "3.1", "3.2", "3.3", "4.1", "4.2", "4.3",
-              "5.1", "5.2", "5.3", "6.1", "6.2", "6.3", "7.1", "7.2", "7.3", "7.4", "7.5", "7.6", "8.1", "8.2", "8.3"}  # 8.x: tests/test_indic.py
+              "5.1", "5.2", "5.3", "6.1", "6.2", "6.3", "7.1", "7.2", "7.3", "7.4", "7.5", "7.6", "8.1", "8.2", "8.3",
+              "9.1", "9.2", "9.3", "9.4", "9.5", "9.6"}  # 8.x: tests/test_indic.py
     assert set(exercises.CHECKS) == tested, "a new check needs a test above"
 
 

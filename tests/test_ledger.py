@@ -90,3 +90,124 @@ def test_two_processes_writing_at_once_lose_nothing(ledger_file):
         assert p.exitcode == 0
     variants = {r["variant"] for r in ledger.read_ledger("concurrent")}
     assert variants == {f"{t}-{i}" for t in "ab" for i in range(25)}
+
+
+# ---- clearing, quarantine, and reading across chapters (chapter 9) ------------------------------
+
+
+def test_clear_removes_only_that_chapters_rows(ledger_file):
+    ledger.record("a", "x", v=1)
+    ledger.record("b", "x", v=2)
+    ledger.record("a", "y", v=3)
+    assert ledger.clear("a") == 2
+    assert [(r["chapter"], r["v"]) for r in ledger.read_ledger()] == [("b", 2)]
+    assert ledger.clear("a") == 0  # nothing left to remove
+    assert ledger.clear("c") == 0 and len(ledger.read_ledger()) == 1
+
+
+def test_clear_without_a_ledger_writes_nothing(ledger_file):
+    assert ledger.clear("a") == 0
+    assert not ledger_file.exists()
+    with pytest.raises(ValueError, match="chapter must be a non-empty string"):
+        ledger.clear("")
+
+
+def test_quarantine_moves_a_corrupt_ledger_aside_and_record_works_again(ledger_file):
+    ledger_file.write_text("{not json")
+    moved = ledger.quarantine()
+    assert moved.parent == ledger_file.parent and moved.name.startswith("ledger.json.corrupt-")
+    assert moved.read_text() == "{not json"  # kept, not deleted
+    assert not ledger_file.exists()
+    ledger.record("c", "v", x=1)
+    assert [r["x"] for r in ledger.read_ledger()] == [1]
+    assert moved.read_text() == "{not json"
+
+
+def test_quarantine_takes_an_explicit_path(tmp_path):
+    other = tmp_path / "old.json"
+    other.write_text("broken")
+    moved = ledger.quarantine(other)
+    assert not other.exists() and moved.read_text() == "broken" and moved.name.startswith("old.json.corrupt-")
+
+
+def test_split_machines_separates_rows_by_machine():
+    rows = [{"chapter": "a", "machine": "here"}, {"chapter": "b", "machine": "there"},
+            {"chapter": "c", "machine": "here"}, {"chapter": "d", "machine": "there"}, {"chapter": "e"}]
+    mine, others = ledger.split_machines(rows, machine="here")
+    assert [r["chapter"] for r in mine] == ["a", "c"]
+    by_machine = {m: [r["chapter"] for r in rs] for m, rs in others.items()}
+    assert by_machine == {"there": ["b", "d"], "unknown machine": ["e"]}
+
+
+def test_split_machines_defaults_to_this_machine():
+    rows = [{"chapter": "a", "machine": ledger.this_machine()}, {"chapter": "b", "machine": "elsewhere"}]
+    mine, others = ledger.split_machines(rows)
+    assert [r["chapter"] for r in mine] == ["a"] and list(others) == ["elsewhere"]
+
+
+def test_missing_chapters_lists_notebooks_to_run_and_skips_chapter_9():
+    rows = [{"chapter": "00-setup"}, {"chapter": "02-quantization"}, {"chapter": "09-together"}]
+    missing = ledger.missing_chapters(rows)
+    assert "00-setup" not in missing and "02-quantization" not in missing
+    assert missing["01-bottlenecks"] == "01_why_edge_is_hard.ipynb"
+    assert missing["08-indic"] == "08_indic_case_study.ipynb"
+    assert "09-together" not in missing and "09b-ship" not in missing
+    assert len(missing) == len(ledger.CHAPTER_NOTEBOOKS) - 4
+    every = ledger.missing_chapters([], skip=())
+    assert every == ledger.CHAPTER_NOTEBOOKS
+
+
+def _point_row(chapter="03-distillation", variant="v", **metrics):
+    return {"chapter": chapter, "variant": variant, "machine": "m", **metrics}
+
+
+def test_result_points_reads_accuracy_latency_size_and_interval():
+    (p,) = ledger.result_points([_point_row(accuracy=0.9, acc_low=0.88, acc_high=0.92, p50_ms_1t=4.0,
+                                            size_bytes=1000)])
+    assert p == ledger.ResultPoint("03-distillation", "v", ledger.ENGLISH, 0.9, 4.0, 1000, 0.88, 0.92)
+
+
+def test_result_points_reads_acc_with_its_interval():  # chapters 7 and 7b record acc=, acc_low=, acc_high=
+    (p,) = ledger.result_points([_point_row("07b-small-vit", acc=0.85, acc_low=0.83, acc_high=0.87, p50_ms_1t=0.5)])
+    assert (p.accuracy, p.acc_low, p.acc_high) == (0.85, 0.83, 0.87)
+    assert p.task == ledger.TASKS["07b-small-vit"] and p.size_bytes is None
+
+
+def test_result_points_pairs_accuracy_of_a_set_with_its_interval():
+    (p,) = ledger.result_points([_point_row("08-indic", accuracy_mahasent=0.8, acc_low_mahasent=0.78,
+                                            acc_high_mahasent=0.82, acc_low=0.1, p50_ms_1t=2.0)])
+    assert (p.accuracy, p.acc_low, p.acc_high) == (0.8, 0.78, 0.82)
+
+
+def test_result_points_prefers_the_median_input_latency():
+    rows = [_point_row(variant="p50len", accuracy=0.9, p50_ms_1t_p50len=3.0, p50_ms_1t=9.0, p50_ms_1t_112px=7.0),
+            _point_row(variant="1t", accuracy=0.9, p50_ms_1t=9.0, p50_ms_1t_112px=7.0),
+            _point_row("07-vision-transformers", variant="112px", acc=0.7, p50_ms_1t_224px=20.0, p50_ms_1t_112px=7.0)]
+    assert [(p.variant, p.latency_ms) for p in ledger.result_points(rows)] == [("p50len", 3.0), ("1t", 9.0),
+                                                                              ("112px", 7.0)]
+
+
+def test_result_points_prefers_accuracy_over_acc():
+    (p,) = ledger.result_points([_point_row(accuracy=0.9, acc=0.5, p50_ms_1t=1.0)])
+    assert p.accuracy == 0.9
+
+
+def test_result_points_skips_collapsed_taskless_and_incomplete_rows():
+    rows = [_point_row(variant="kept", accuracy=0.9, p50_ms_1t=1.0, collapsed=False),
+            _point_row(variant="collapsed", accuracy=0.5, p50_ms_1t=1.0, collapsed=True),
+            _point_row("01-bottlenecks", variant="no task", accuracy=0.9, p50_ms_1t=1.0),
+            _point_row(variant="no latency", accuracy=0.9, p50_ms_all=1.0),
+            _point_row(variant="no accuracy", p50_ms_1t=1.0, cosine=0.99),
+            _point_row(variant="accuracy is None", accuracy=None, p50_ms_1t=1.0),
+            _point_row("08-indic", variant="targets", accuracy_met=True, p50_ms_1t=1.0),  # a bool is no accuracy
+            {"variant": "no chapter", "accuracy": 0.9, "p50_ms_1t": 1.0}]
+    assert [p.variant for p in ledger.result_points(rows)] == ["kept"]
+
+
+def test_two_quarantines_in_one_second_keep_both_copies(tmp_path):
+    moved = []
+    for content in ("first", "second"):
+        target = tmp_path / "ledger.json"
+        target.write_text(content)
+        moved.append(ledger.quarantine(target))
+    assert moved[0] != moved[1] and {m.read_text() for m in moved} == {"first", "second"}

@@ -7,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
+from matplotlib.colors import to_rgba  # noqa: E402
 
 from edgehelpers import plots  # noqa: E402
 from edgehelpers.fitting import power_law_fit  # noqa: E402
@@ -120,3 +121,98 @@ def test_scaling_gives_up_to_ten_series_distinct_colours():
     colours = [line.get_color() for line in fig.axes[0].get_lines()]
     assert len(set(colours)) == 10
     plt.close(fig)
+
+
+# ---- waterfall and bubble Pareto ----------------------------------------------------------------
+
+GREEN, RED = to_rgba("tab:green"), to_rgba("tab:red")
+STEPS = [("prune", 12.0), ("distil", 14.0), ("INT8", 5.0)]  # from 20 ms: -8, +2, -9
+
+
+def _bars(fig):
+    return fig.axes[0].patches
+
+
+def test_waterfall_floats_each_step_from_the_level_before():
+    fig = plots.waterfall(("teacher", 20.0), STEPS, ylabel="p50 latency (ms)")
+    ax = fig.axes[0]
+    bars = _bars(fig)
+    assert len(bars) == 1 + len(STEPS) + 1  # start, the steps, the result
+    assert [b.get_height() for b in bars] == pytest.approx([20.0, -8.0, 2.0, -9.0, 5.0])
+    assert [b.get_y() for b in bars[1:4]] == pytest.approx([20.0, 12.0, 14.0])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["teacher", "prune", "distil", "INT8", "result"]
+    assert {"-8", "+2", "-9", "20", "5"} <= set(_texts(ax))
+    assert ax.get_ylabel() == "p50 latency (ms)"
+
+
+def test_waterfall_colours_improvements_green_and_costs_red():
+    lower = _bars(plots.waterfall(("teacher", 20.0), STEPS, ylabel="p50 latency (ms)"))
+    assert [b.get_facecolor() for b in lower[1:4]] == [GREEN, RED, GREEN]
+    higher = _bars(plots.waterfall(("teacher", 20.0), STEPS, ylabel="accuracy (%)", higher_is_better=True))
+    assert [b.get_facecolor() for b in higher[1:4]] == [RED, GREEN, RED]
+    assert higher[-1].get_facecolor() == to_rgba("tab:blue")  # the result is neither
+
+
+def test_waterfall_colours_a_step_that_changed_nothing_grey():
+    bars = _bars(plots.waterfall(("teacher", 20.0), [("distil", 20.0), ("INT8", 5.0)], ylabel="size (MB)"))
+    assert bars[1].get_facecolor() == to_rgba("0.7") and bars[2].get_facecolor() == GREEN
+
+
+def test_waterfall_draws_into_given_axes():
+    fig, (a, b) = plt.subplots(1, 2)
+    assert plots.waterfall(("start", 1.0), [("step", 2.0)], ylabel="size (MB)", ax=b) is fig
+    assert len(b.patches) == 3 and not a.patches
+
+
+def test_waterfall_rejects_bad_input():
+    with pytest.raises(ValueError, match="at least one step"):
+        plots.waterfall(("teacher", 20.0), [], ylabel="ms")
+    with pytest.raises(ValueError, match="finite"):
+        plots.waterfall(("teacher", 20.0), [("prune", math.nan)], ylabel="ms")
+    with pytest.raises(ValueError, match="finite"):
+        plots.waterfall(("teacher", math.inf), [("prune", 1.0)], ylabel="ms")
+    with pytest.raises(ValueError, match="label the axis"):
+        plots.waterfall(("teacher", 20.0), STEPS, ylabel="")
+
+
+BUBBLES = [("a", "ch2", 10.0, 0.90, 1000), ("b", "ch3", 5.0, 0.85, None), ("c", "ch3", 20.0, 0.80, 500),
+           ("d", "ch2", 2.0, 0.70, 200)]
+
+
+def _drawn(ax):
+    """Scatter collections that hold a point (legend handles are empty)."""
+    return [c for c in ax.collections if len(c.get_offsets())]
+
+
+def test_bubble_pareto_returns_the_front_fastest_first():
+    fig, front = plots.bubble_pareto(BUBBLES, xlabel="p50 (ms)", ylabel="accuracy")
+    assert front == ["d", "b", "a"]  # c is slower and less accurate than a
+    ax = fig.axes[0]
+    step = [line for line in ax.lines if line.get_label() == "Pareto front"]
+    assert len(step) == 1 and list(step[0].get_xdata()) == [2.0, 5.0, 10.0]
+    assert ax.get_xscale() == "log" and ax.get_xlabel() == "p50 (ms)" and ax.get_ylabel() == "accuracy"
+    assert set(_texts(ax)) == {"a", "b", "d"}  # only the front is named
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["ch2", "ch3", "Pareto front"]
+
+
+def test_bubble_pareto_area_follows_size_and_no_size_is_hollow():
+    fig, _ = plots.bubble_pareto(BUBBLES, xlabel="p50 (ms)", ylabel="accuracy")
+    drawn = _drawn(fig.axes[0])
+    assert len(drawn) == len(BUBBLES)
+    hollow = [c for c in drawn if len(c.get_facecolor()) == 0 or c.get_facecolor()[0][3] == 0]
+    assert len(hollow) == 1 and tuple(hollow[0].get_offsets()[0]) == (5.0, 0.85)
+    area = {tuple(c.get_offsets()[0]): c.get_sizes()[0] for c in drawn}
+    assert area[(10.0, 0.90)] == pytest.approx(300.0)  # the biggest
+    assert area[(20.0, 0.80)] == pytest.approx(160.0)  # half the bytes, about half the area
+    assert area[(10.0, 0.90)] > area[(20.0, 0.80)] > area[(2.0, 0.70)]
+
+
+def test_bubble_pareto_rejects_bad_input():
+    with pytest.raises(ValueError, match="no points"):
+        plots.bubble_pareto([], xlabel="x (ms)", ylabel="y (%)")
+    with pytest.raises(ValueError, match="label both axes"):
+        plots.bubble_pareto(BUBBLES, xlabel="", ylabel="y (%)")
+    with pytest.raises(ValueError, match="label both axes"):
+        plots.bubble_pareto(BUBBLES, xlabel="x (ms)", ylabel="")
+    with pytest.raises(ValueError, match="non-finite"):
+        plots.bubble_pareto([("a", "g", math.nan, 1.0, None)], xlabel="x (ms)", ylabel="y (%)")

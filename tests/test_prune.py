@@ -11,6 +11,7 @@ from torch.nn.utils import prune  # noqa: E402
 
 from edgehelpers.data import TextData  # noqa: E402
 from edgehelpers.prune import (  # noqa: E402
+    Importance,
     TopKMask,
     attach_movement,
     bake,
@@ -19,6 +20,7 @@ from edgehelpers.prune import (  # noqa: E402
     lowest,
     prune_ffn,
     prune_heads,
+    prune_structures,
     set_density,
     sparsity,
     structure_importance,
@@ -220,3 +222,64 @@ def test_prune_vit_heads_refuses_bad_indices():
         prune_vit_heads(model, {0: [0, 1, 2]})
     with pytest.raises(ValueError, match="no block 5"):
         prune_vit_heads(model, {5: [0]})
+
+
+def _importance(layers: int = 2) -> Importance:
+    """Known scores for tiny(): weakest heads 1, 3 (layer 0) and 0, 2 (layer 1); neurons rise (fall in layer 1)."""
+    heads = torch.tensor([[4.0, 1.0, 3.0, 2.0], [1.0, 4.0, 2.0, 3.0]] + [[1.0, 2.0, 3.0, 4.0]] * (layers - 2))[:layers]
+    neurons = [torch.arange(48.0), torch.arange(48.0).flip(0)] + [torch.arange(48.0)] * (layers - 2)
+    return Importance(heads=heads, neurons=neurons[:layers])
+
+
+def _counts(model):
+    return ([layer.attention.self.num_attention_heads for layer in model.bert.encoder.layer],
+            [layer.intermediate.dense.out_features for layer in model.bert.encoder.layer])
+
+
+def test_prune_structures_removes_the_shares_from_every_layer(tokenizer):
+    model = tiny(tokenizer)
+    pruned = prune_structures(model, _importance(), heads=0.5, ffn=0.25)
+    assert _counts(pruned) == ([2, 2], [36, 36])
+    assert [layer.attention.output.dense.in_features for layer in pruned.bert.encoder.layer] == [16, 16]
+    assert [layer.output.dense.in_features for layer in pruned.bert.encoder.layer] == [36, 36]
+    assert not pruned.training
+
+
+def test_prune_structures_removes_the_least_important(tokenizer):
+    pruned = prune_structures(tiny(tokenizer), _importance(), heads=0.5, ffn=0.25)
+    by_hand = tiny(tokenizer)
+    prune_heads(by_hand, {0: [1, 3], 1: [0, 2]})
+    prune_ffn(by_hand, {0: list(range(12)), 1: list(range(36, 48))})
+    torch.testing.assert_close(logits(pruned, tokenizer), logits(by_hand, tokenizer), atol=1e-6, rtol=1e-5)
+    kept = pruned.bert.encoder.layer[0].intermediate.dense.weight
+    assert torch.equal(kept, tiny(tokenizer).bert.encoder.layer[0].intermediate.dense.weight[12:])
+
+
+def test_prune_structures_leaves_the_original_untouched(tokenizer):
+    model = tiny(tokenizer)
+    before = logits(model, tokenizer)
+    pruned = prune_structures(model, _importance(), heads=0.5, ffn=0.5)
+    assert pruned is not model
+    assert _counts(model) == ([4, 4], [48, 48]) and _counts(pruned) == ([2, 2], [24, 24])
+    assert torch.equal(logits(model, tokenizer), before)
+
+
+def test_prune_structures_with_zero_shares_is_an_exact_copy(tokenizer):
+    model = tiny(tokenizer)
+    same = prune_structures(model, _importance(), heads=0.0, ffn=0.0)
+    assert _counts(same) == ([4, 4], [48, 48])
+    assert torch.equal(logits(same, tokenizer), logits(model, tokenizer))
+
+
+@pytest.mark.parametrize("shares", [(1.0, 0.0), (0.0, 1.0), (-0.1, 0.0), (0.0, -0.5), (1.5, 1.5)])
+def test_prune_structures_refuses_shares_outside_0_1(tokenizer, shares):
+    heads, ffn = shares
+    with pytest.raises(ValueError, match=r"in \[0, 1\)"):
+        prune_structures(tiny(tokenizer), _importance(), heads=heads, ffn=ffn)
+
+
+def test_prune_structures_refuses_importance_of_another_model(tokenizer):
+    with pytest.raises(ValueError, match="importance covers 3 layers, the model has 2"):
+        prune_structures(tiny(tokenizer), _importance(3), heads=0.5, ffn=0.5)
+    with pytest.raises(ValueError, match="importance covers 1 layers, the model has 2"):
+        prune_structures(tiny(tokenizer), _importance(1), heads=0.5, ffn=0.5)
