@@ -3,9 +3,9 @@
 Peaks are theoretical: clock x operations per cycle per core, the per-cycle widths from Arm's
 Software Optimization Guides (FP32: an FMA counts 2 FLOP; INT8: a multiply-accumulate counts 2
 OP); memory bandwidth is transfer rate x bus width of the published memory configuration. Sources
-are in the book's references (`book/references.md`, "Devices"). A real core reaches a fraction of
-these ceilings, so every figure computed from them is an *estimate*, and chapter 9b shows how far
-the same estimate is from a measurement on the machine that runs it.
+are in the book's references (`book/references.md`, "Performance models and hardware"). A real
+core reaches a fraction of these ceilings, so every figure computed from them is an *estimate*,
+and chapter 9b shows how far the same estimate is from a measurement on the machine that runs it.
 """
 
 from __future__ import annotations
