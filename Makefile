@@ -18,12 +18,17 @@ NB_BUDGET_S ?= 300
 NB_TOTAL_BUDGET_S ?= 2700
 MATHJAX_VERSION := 3.2.2
 STAMP := $(VENV)/.setup-done
+# marks when each stage begins and ends in $(BUILD)/stages.log; `.ci/run` prints the times at the end
+STAGE := $(PYTHON) tools/stages.py
+# every speed claim a notebook checks is appended here, with its margin (edgehelpers.claims)
+CLAIMS_LOG := $(CURDIR)/$(BUILD)/claims.jsonl
 
 .PHONY: setup teacher conversions indic book test unit notebooks html browser clean lock offline-kit
 
 setup: $(STAMP)
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml tools/cpu_torchvision.py Makefile
+	@$(STAGE) begin set-up
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# CPU torch first, without its dependencies (requirements.txt brings them): a local wheel if pip
 	# knows one (as on the book's CI machine), else PyTorch's CPU index; never PyPI's CUDA build
@@ -37,42 +42,57 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml tools/cpu_torchvision.
 	# MathJax from npm, so math renders offline (the default loads it from a CDN)
 	npm install -s --no-audit --no-fund --prefix .build-tools mathjax@$(MATHJAX_VERSION)
 	touch $@
+	@$(STAGE) end set-up
 
 unit: setup
+	@$(STAGE) begin "unit tests"
 	$(BIN)/python -m pytest tests -m "not browser" -q
+	@$(STAGE) end "unit tests"
 
 # the shared teacher (chapters 0-4 and later), built once into the cache as a stage of its own:
 # minutes of fine-tuning that no chapter's time budget should carry; a no-op once cached
 teacher: setup
+	@$(STAGE) begin teacher
 	$(BIN)/python tools/build_teacher.py
+	@$(STAGE) end teacher
 
 # chapter 6's slow conversions of the teacher (ExecuTorch, LiteRT, Core ML), cached the same way
 conversions: teacher
+	@$(STAGE) begin conversions
 	$(BIN)/python tools/build_conversions.py
+	@$(STAGE) end conversions
 
 # chapter 8's e5 teachers and students (two fine-tunings, two distillations), cached the same way
 indic: setup
+	@$(STAGE) begin indic
 	$(BIN)/python tools/build_indic.py
+	@$(STAGE) end indic
 
 notebooks: setup teacher conversions indic
-	rm -rf $(SRC) && mkdir -p $(SRC)
+	@$(STAGE) begin notebooks
+	rm -rf $(SRC) $(CLAIMS_LOG) && mkdir -p $(SRC)
 	cp -r _config.yml _toc.yml book notebooks tools $(SRC)/
 	# each notebook once, in place; fails one that runs over NB_BUDGET_S (a cell over it is stopped
-	# by nbmake) or all together over NB_TOTAL_BUDGET_S; times: table at the end and $(BUILD)/notebook-times.json
-	$(BIN)/python -m pytest --nbmake --overwrite --nbmake-timeout=$(NB_BUDGET_S) \
+	# by nbmake) or all together over NB_TOTAL_BUDGET_S; times: table at the end and $(BUILD)/notebook-times.json.
+	# The speed claims' margins go to $(BUILD)/claims.json, the thinnest printed, pass or fail
+	EDGEHELPERS_CLAIMS_LOG=$(CLAIMS_LOG) $(BIN)/python -m pytest --nbmake --overwrite --nbmake-timeout=$(NB_BUDGET_S) \
 	  -p tools.notebook_budget --notebook-budget=$(NB_BUDGET_S) \
 	  --notebooks-total-budget=$(NB_TOTAL_BUDGET_S) --notebook-times=$(BUILD)/notebook-times.json \
-	  $(SRC)/notebooks
+	  $(SRC)/notebooks; rc=$$?; \
+	  $(BIN)/python tools/claims_report.py $(CLAIMS_LOG) $(BUILD)/claims.json; exit $$rc
 	# a progress bar keeps every redraw in a saved notebook: the page shows only its last state
 	$(BIN)/python tools/tidy_outputs.py $(SRC)/notebooks/*.ipynb
 	# the workshop guide's table of chapter run times, from the times just measured
 	$(BIN)/python tools/workshop_times.py $(BUILD)/notebook-times.json $(SRC)/book/workshop_times.txt
+	@$(STAGE) end notebooks
 
 # jupyter-book writes to <path-output>/_build/html, so "--path-output ." puts the book in $(HTML)
 html: setup
+	@$(STAGE) begin html
 	rm -rf $(HTML)
 	$(BIN)/jupyter-book build $(SRC) --path-output . --warningiserror --keep-going -q
 	$(BIN)/python tools/install_mathjax.py .build-tools/node_modules/mathjax $(HTML)
+	@$(STAGE) end html
 	@echo "The book: $(CURDIR)/$(HTML)/index.html"
 
 book: notebooks html
@@ -80,7 +100,9 @@ book: notebooks html
 # headless Chromium over the built book; screenshots in $(BUILD)/screenshots. BOOK_REQUIRE=1 turns
 # "no built book" or "no chromium" into failures instead of skips
 browser: setup
+	@$(STAGE) begin browser
 	BOOK_HTML=$(HTML) BOOK_REQUIRE=1 $(BIN)/python -m pytest tests -m browser -q
+	@$(STAGE) end browser
 
 test: unit book browser
 

@@ -48,16 +48,58 @@ def test_stats_from_known_durations(clock):
 
     s = latency(fn, warmup=2, runs=5)
     assert s.samples_ms == (1.0, 2.0, 3.0, 4.0, 5.0)  # warm-up excluded
-    assert (s.n, s.p50_ms, s.mean_ms, s.min_ms) == (5, 3.0, 3.0, 1.0)
-    assert s.p95_ms == pytest.approx(4.8)
+    assert (s.n, s.p50_ms, s.mean_ms, s.min_ms, s.max_ms) == (5, 3.0, 3.0, 1.0, 5.0)
+    assert s.p95_ms is None  # five runs are too few for a p95
     assert s.std_ms == pytest.approx(np.std([1, 2, 3, 4, 5], ddof=1))
     assert s.threads is None
 
 
+def test_p95_needs_twenty_runs():
+    assert timing.MIN_RUNS_P95 == 20 == timing.min_runs_for(95)
+    assert (timing.min_runs_for(50), timing.min_runs_for(90), timing.min_runs_for(99), timing.min_runs_for(100)) \
+        == (1, 10, 100, 1)
+    assert LatencyStats.from_samples(list(range(1, 20))).p95_ms is None
+    twenty = LatencyStats.from_samples(list(range(1, 21)))
+    assert twenty.p95_ms == pytest.approx(np.percentile(range(1, 21), 95)) == twenty.percentile(95)
+    with pytest.raises(ValueError, match="p99 needs at least 100 timed runs, this has 20"):
+        twenty.percentile(99)
+
+
 def test_budget_loop_stops_after_budget_and_min_runs(clock):
-    assert latency(clock.work(100), warmup=0, budget_s=1.0, min_runs=3).n == 10
-    assert latency(clock.work(100), warmup=0, budget_s=1.0, min_runs=20).n == 20
-    assert latency(clock.work(100), warmup=0, budget_s=1.0, min_runs=4, max_runs=5).n == 5
+    # stable=None: use the whole budget (a fake clock's identical runs are "stable" at once)
+    assert latency(clock.work(100), warmup=0, budget_s=1.0, min_runs=3, stable=None).n == 10
+    assert latency(clock.work(100), warmup=0, budget_s=1.0, min_runs=20, stable=None).n == 20
+    assert latency(clock.work(100), warmup=0, budget_s=1.0, min_runs=4, max_runs=5, stable=None).n == 5
+    assert latency(clock.work(10), warmup=0, budget_s=10.0).n == 20  # default: 20 runs, then stable
+
+
+def test_loop_stops_once_the_median_is_stable(clock):
+    rng = np.random.default_rng(0)
+
+    def noisy(spread: float):
+        def fn() -> None:
+            clock.now += int(1e6 * (10 + spread * rng.standard_normal()))
+        return fn
+
+    calm = latency(noisy(0.05), warmup=0, budget_s=100.0)  # +-0.5% noise: stable soon after 20 runs
+    assert 20 <= calm.n <= 40
+    rough = latency(noisy(2.0), warmup=0, budget_s=100.0)  # +-20% noise: needs many more runs
+    assert rough.n > 5 * calm.n and rough.n < 10_000
+    lo, hi = timing.median_ci(rough.samples_ms)
+    assert lo <= rough.p50_ms <= hi and (hi - lo) / 2 <= 0.01 * rough.p50_ms * 1.001
+    # every variant of a comparison must be stable, the noisiest decides
+    both = compare_latency({"calm": noisy(0.05), "rough": noisy(2.0)}, warmup=0, budget_s=100.0)
+    assert both["calm"].n == both["rough"].n > 5 * calm.n
+    # the budget still caps it
+    assert latency(noisy(2.0), warmup=0, budget_s=0.5, min_runs=20).n == 50
+
+
+def test_median_ci_from_order_statistics():
+    lo, hi = timing.median_ci(list(range(100)))
+    assert (lo, hi) == (39.0, 60.0)  # the 40th and 61st of 100 runs: about 50 -+ 1.96 * sqrt(100) / 2
+    assert timing.median_ci([3.0]) == (3.0, 3.0)
+    with pytest.raises(ValueError, match="at least one"):
+        timing.median_ci([])
 
 
 def test_real_clock_with_sleep_has_loose_bounds():
@@ -66,10 +108,13 @@ def test_real_clock_with_sleep_has_loose_bounds():
 
 
 def test_str_format():
-    s = LatencyStats.from_samples([12.0, 12.4, 12.6], threads=1)
-    assert str(s) == "p50 12.4 ms  p95 12.6 ms  mean 12.3 ± 0.3 ms  (n=3, 1 thread)"
-    assert str(LatencyStats.from_samples([0.5], threads=4)).endswith("(n=1, 4 threads)")
-    assert str(LatencyStats.from_samples([0.5])).endswith("(n=1)")
+    s = LatencyStats.from_samples([12.0, 12.4, 12.6] * 7, threads=1)
+    assert str(s) == "p50 12.4 ms  p95 12.6 ms  mean 12.3 ± 0.3 ms  (n=21, 1 thread)"
+    few = LatencyStats.from_samples([12.0, 12.4, 12.6], threads=1)  # too few for a p95: the range instead
+    assert str(few) == "p50 12.4 ms  range 12.0-12.6 ms  mean 12.3 ± 0.3 ms  (n=3, 1 thread: too few for a p95)"
+    assert (few.spread(), s.spread()) == ("12.0-12.6", "12.6")
+    assert str(LatencyStats.from_samples([0.5], threads=4)).endswith("(n=1, 4 threads: too few for a p95)")
+    assert str(LatencyStats.from_samples([0.5] * 20)).endswith("(n=20)")
 
 
 def test_percentile():
@@ -162,7 +207,7 @@ def test_compare_spreads_drift_over_all_variants(clock):
 
 def test_compare_measures_each_variant(clock):
     fns = {"fast": clock.work(1), "slow": clock.work(4)}
-    res = compare_latency(fns, warmup=0, budget_s=0.5, min_rounds=3)
+    res = compare_latency(fns, warmup=0, budget_s=0.5, min_rounds=3, stable=None)
     assert res["fast"].p50_ms == 1.0 and res["slow"].p50_ms == 4.0
     assert res["fast"].n == res["slow"].n == 100  # 5 ms per round until 0.5 s
 
@@ -329,8 +374,8 @@ def test_as_callable_rejects_garbage(garbage):
 
 
 def test_latency_table_speed_up():
-    res = {"fp32": LatencyStats.from_samples([10.0, 10.0], threads=1),
-           "int8": LatencyStats.from_samples([5.0, 5.0], threads=1)}
+    res = {"fp32": LatencyStats.from_samples([10.0] * 20, threads=1),
+           "int8": LatencyStats.from_samples([5.0] * 20, threads=1)}
     table = latency_table(res, baseline="fp32")
     header, rule, fp32, int8 = table.splitlines()
     assert "variant" in header and "p95 ms" in header and "speed-up" in header
@@ -343,6 +388,9 @@ def test_latency_table_speed_up():
         latency_table(res, baseline="fp16")
     with pytest.raises(ValueError):
         latency_table({})
+    few = latency_table({"fp32": res["fp32"], "int8": LatencyStats.from_samples([4.0, 6.0], threads=1)})
+    row, note = few.splitlines()[-2:]
+    assert "4.00-6.00" in row and "fewer than 20 timed runs" in note  # the range, said to be one
 
 
 def test_compare_at_times_every_variant_on_every_input():
@@ -358,7 +406,7 @@ def test_compare_at_times_every_variant_on_every_input():
 
 def test_lengths_table():
     def stats(ms: float) -> LatencyStats:
-        return LatencyStats.from_samples([ms, ms], threads=1)
+        return LatencyStats.from_samples([ms] * 20, threads=1)
 
     res = {"p50 (22 tok)": {"fp32": stats(4.0), "int8": stats(2.0)},
            "128 tok": {"fp32": stats(40.0), "int8": stats(10.0)}}
@@ -374,12 +422,17 @@ def test_lengths_table():
         lengths_table({"a": {"x": stats(1.0)}, "b": {"y": stats(1.0)}})
     with pytest.raises(ValueError):
         lengths_table({})
+    few = lengths_table({"128 tok": {"fp32": stats(4.0), "int8": LatencyStats.from_samples([1.0, 3.0])}})
+    assert "1.00-3.00" in few and few.splitlines()[-1].startswith("a range a-b in the p95 column")
+    assert len({len(line) for line in few.splitlines()[1:-1]}) == 1
 
 
 def test_latency_metrics_name_each_input():
-    st = LatencyStats.from_samples([2.0, 4.0], threads=1)
+    st = LatencyStats.from_samples([2.0, 4.0] * 10, threads=1)
     fields = latency_metrics({"p50 (22 tok)": st, "p95 (31 tok)": st, "128 tok": st, "odd input!": st}, tag="2t")
     assert fields["p50_ms_2t_p50len"] == st.p50_ms and fields["p95_ms_2t_p95len"] == st.p95_ms
+    few = latency_metrics({"128 tok": LatencyStats.from_samples([2.0, 4.0])})
+    assert few["p95_ms_1t_128tok"] is None  # the ledger's "missing": too few runs for a p95
     assert fields["p50len_tokens"] == 22 and fields["p95len_tokens"] == 31 and fields["128tok_tokens"] == 128
     assert "p50_ms_2t_odd_input" in fields and "odd_input_tokens" not in fields
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 DEFAULT_TOTAL_BUDGET_S = 2700.0
+NOTEBOOK_ENV = "EDGEHELPERS_NOTEBOOK"  # edgehelpers.claims.NOTEBOOK_ENV (not imported: no package needed here)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -53,6 +54,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _slowest_cells(path: Path, top: int = 3) -> list[dict]:
+    """The slowest code cells of an executed notebook (tools/cell_times.py), [] if unknown."""
+    try:
+        from tools.cell_times import slowest
+    except ImportError:  # the plugin loaded without the tools package: times only
+        return []
+    return slowest(path, top)
+
+
 def _is_notebook(item: pytest.Item) -> bool:
     return Path(str(getattr(item, "path", getattr(item, "fspath", "")))).suffix == ".ipynb"
 
@@ -74,6 +84,23 @@ class NotebookBudget:
             return os.path.relpath(path, self.config.rootpath)
         except ValueError:
             return str(path)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item):
+        """Name the running notebook in EDGEHELPERS_NOTEBOOK: its kernel inherits it, and
+        edgehelpers.claims logs each speed claim under it."""
+        if not _is_notebook(item):
+            yield
+            return
+        before = os.environ.get(NOTEBOOK_ENV)
+        os.environ[NOTEBOOK_ENV] = self._name(item)
+        try:
+            yield
+        finally:
+            if before is None:
+                os.environ.pop(NOTEBOOK_ENV, None)
+            else:
+                os.environ[NOTEBOOK_ENV] = before
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
@@ -106,6 +133,8 @@ class NotebookBudget:
                 "seconds": round(seconds, 2),
                 "outcome": report.outcome,
                 "over_budget": bool(self.budget > 0 and seconds > self.budget),
+                # where the time went (from the executed copy nbmake --overwrite wrote back)
+                "slowest_cells": _slowest_cells(Path(str(item.path))),
             }
         )
 
@@ -130,7 +159,9 @@ class NotebookBudget:
         tr.write_line(f"{'notebook':<{width}}  {'seconds':>8}  outcome   (budget {budget} each)")
         for r in self.rows:
             flag = "  OVER BUDGET" if r["over_budget"] else ""
-            tr.write_line(f"{r['notebook']:<{width}}  {r['seconds']:>8.1f}  {r['outcome']:<8}{flag}")
+            cells = ", ".join(f"cell {c['cell']} {c['seconds']:.0f} s" for c in r.get("slowest_cells", []))
+            tr.write_line(f"{r['notebook']:<{width}}  {r['seconds']:>8.1f}  {r['outcome']:<8}{flag}"
+                          + (f"  (slowest: {cells})" if cells else ""))
         total_budget = f"{self.total_budget:.0f} s" if self.total_budget > 0 else "none"
         flag = "  OVER BUDGET" if self.summary()["total_over_budget"] else ""
         tr.write_line(f"{'total':<{width}}  {self.total:>8.1f}  (budget {total_budget}){flag}")
