@@ -12,11 +12,14 @@ slow converters also run as a command, so a notebook can run them in a backgroun
 from __future__ import annotations
 
 import argparse
+import functools
 import contextlib
 import hashlib
 import io
 import json
 import logging
+import sys
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -286,29 +289,45 @@ def edge_conversions(model_dir: str | Path, *, static: int, seq: int) -> dict[st
 
     {chain name: [(output file, arguments of `python -m edgehelpers.convert`), ...]}: the chains are
     independent (two processes can run them at once); within one, later steps read earlier outputs.
+    The two ExecuTorch lowerings take longest, so each chain gets one of them (their times balance).
     """
     out, src = conversion_dir(model_dir), str(model_dir)
-    lite = [(out / f"lt{n}.tflite", ["litert", src, str(out / f"lt{n}.tflite"), "--seq", str(n)]) for n in (static, seq)]
-    lite_int8 = [(out / f"lt{n}-int8.tflite", ["litert-int8", str(out / f"lt{n}.tflite"), str(out / f"lt{n}-int8.tflite")])
-                 for n in (static, seq)]
+
+    def lite(n: int) -> list[tuple[Path, list[str]]]:
+        fp32, int8 = out / f"lt{n}.tflite", out / f"lt{n}-int8.tflite"
+        return [(fp32, ["litert", src, str(fp32), "--seq", str(n)]), (int8, ["litert-int8", str(fp32), str(int8)])]
+
     return {
-        "ExecuTorch": [(out / "et.pte", ["executorch", src, str(out / "et.pte"), "--seq", str(seq)]),
-                       (out / "et-int8.pte", ["executorch", src, str(out / "et-int8.pte"), "--int8", "--seq", str(seq)])],
-        "LiteRT and Core ML": [lite[0], lite_int8[0], lite[1], lite_int8[1],
-                               (out / "classifier.mlpackage", ["coreml", src, str(out / "classifier.mlpackage"),
-                                                               "--seq", str(static)])],
+        "ExecuTorch FP32 and LiteRT": [(out / "et.pte", ["executorch", src, str(out / "et.pte"), "--seq", str(seq)]),
+                                       *lite(static)],
+        "ExecuTorch INT8, LiteRT and Core ML": [
+            (out / "et-int8.pte", ["executorch", src, str(out / "et-int8.pte"), "--int8", "--seq", str(seq)]),
+            *lite(seq),
+            (out / "classifier.mlpackage", ["coreml", src, str(out / "classifier.mlpackage"), "--seq", str(static)])],
     }
 
 
+@functools.lru_cache(maxsize=2)
 def _load(model_dir: str) -> Any:
-    """A saved Hugging Face classifier folder, offline."""
+    """A saved Hugging Face classifier folder, offline (loaded once per process for several steps)."""
     from transformers import AutoModelForSequenceClassification
 
     return AutoModelForSequenceClassification.from_pretrained(model_dir, local_files_only=True).eval()
 
 
-def main(argv: list[str] | None = None) -> None:
-    """`python -m edgehelpers.convert TARGET SOURCE OUT [--int8] [--seq N]`; an existing OUT is kept."""
+THEN = "--then"  # separates the steps of one command: they run in one process, importing the converters once
+
+
+def chain_command(steps: list[list[str]]) -> list[str]:
+    """One `python -m edgehelpers.convert` command line that runs `steps` in turn, in one process."""
+    argv: list[str] = []
+    for step in steps:
+        argv += ([THEN] if argv else []) + list(step)
+    return [sys.executable, "-m", "edgehelpers.convert", *argv]
+
+
+def _step(argv: list[str]) -> None:
+    """One conversion: TARGET SOURCE OUT [--int8] [--seq N]; an existing OUT is kept."""
     parser = argparse.ArgumentParser(prog="python -m edgehelpers.convert", description=main.__doc__)
     parser.add_argument("target", choices=["executorch", "litert", "litert-int8", "coreml"])
     parser.add_argument("source", help="a saved classifier folder (litert-int8: an FP32 .tflite file)")
@@ -320,9 +339,10 @@ def main(argv: list[str] | None = None) -> None:
     if out.exists():  # written atomically: if it is there, it is whole
         print("kept", out)
         return
+    start = time.perf_counter()
     if args.target == "litert-int8":
         litert_int8(args.source, out)
-        print("wrote", out)
+        print(f"wrote {out} in {time.perf_counter() - start:.0f} s")
         return
     import torch
 
@@ -334,7 +354,22 @@ def main(argv: list[str] | None = None) -> None:
         to_litert(model, out, seq_len=args.seq)
     else:
         to_coreml(model, out, seq_len=args.seq)
-    print("wrote", out)
+    print(f"wrote {out} in {time.perf_counter() - start:.0f} s")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m edgehelpers.convert TARGET SOURCE OUT [--int8] [--seq N] [--then TARGET ...]`;
+    an existing OUT is kept; steps joined by --then run in turn in this one process."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    step: list[str] = []
+    for arg in argv + [THEN]:
+        if arg != THEN:
+            step.append(arg)
+            continue
+        if not step:
+            raise SystemExit(f"an empty step in {argv}: {THEN} must separate two steps")
+        _step(step)
+        step = []
 
 
 if __name__ == "__main__":

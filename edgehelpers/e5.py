@@ -225,11 +225,13 @@ def _mean_pool_classes() -> tuple[Any, Any]:
             self.post_init()
 
         def forward(self, input_ids: Any = None, attention_mask: Any = None, token_type_ids: Any = None,
-                    output_hidden_states: bool | None = None, **_: Any) -> Any:
+                    output_hidden_states: bool | None = None, inputs_embeds: Any = None, **_: Any) -> Any:
             out = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                            output_hidden_states=output_hidden_states)
+                            output_hidden_states=output_hidden_states, inputs_embeds=inputs_embeds)
             hidden = out.last_hidden_state
-            mask = (torch.ones_like(input_ids) if attention_mask is None else attention_mask).unsqueeze(-1).to(hidden.dtype)
+            if attention_mask is None:
+                attention_mask = torch.ones(hidden.shape[:2], dtype=torch.long)
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1.0)  # padding does not count
             return SequenceClassifierOutput(logits=self.classifier(self.dropout(pooled)),
                                             hidden_states=out.hidden_states)

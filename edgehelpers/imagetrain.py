@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edgehelpers.train import adamw
+
 FASHION_MEAN, FASHION_STD = 0.2860, 0.3530  # of Fashion-MNIST's training pixels, scaled to [0, 1]
 
 
@@ -85,7 +87,7 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int, lr: 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     steps_per_epoch = len(x) // batch_size
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    opt = adamw(model.parameters(), lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.1)
     losses: list[float] = []
     model.train()

@@ -244,6 +244,8 @@ class IndicRecipe:
     frozen_layers: int = 8  # embeddings and the bottom layers keep their pre-trained weights: no
     # gradients flow below them (less compute and memory), and 96 M embedding rows are not for a
     # few thousand sentences to teach; tuning only the top 4 scored as well as the top 8 on held-out text
+    frozen_bottom: str = "eval-mode, computed once"  # no dropout below the tuned layers, so their input
+    # is computed once per text and cached (train.FrozenPrefix), not at every step and again for the soft targets
     student_layers: tuple[int, ...] = (0, 4, 8, 11)
     student_epochs: int = 1
     temperature: float = 2.0
@@ -331,7 +333,7 @@ def _build(recipe: IndicRecipe, dest: Path, progress: bool) -> None:
 
     from edgehelpers.distill import kd_loss, layer_subset_student
     from edgehelpers.e5 import load_e5, load_e5_tokenizer, read_e5_file
-    from edgehelpers.train import fine_tune, predict_logits
+    from edgehelpers.train import FrozenPrefix, fine_tune, predict_logits
 
     start = time.perf_counter()
     tasks = {name: task(name) for name in TASKS}
@@ -347,13 +349,16 @@ def _build(recipe: IndicRecipe, dest: Path, progress: bool) -> None:
         for name, tk in tasks.items():
             torch.manual_seed(recipe.seed)
             tok, teacher = load_e5(classifier_labels=tk.train.label_names, e5=e5)
-            frozen = [teacher.bert.embeddings, *teacher.bert.encoder.layer[:recipe.frozen_layers]]
-            for module in frozen:
-                module.requires_grad_(False)
-            losses = fine_tune(teacher, tok, tk.train, epochs=recipe.epochs, **kw)
-            for module in frozen:
-                module.requires_grad_(True)
-            soft = torch.from_numpy(predict_logits(teacher, tok, tk.train.texts, max_length=recipe.max_length))
+            # the frozen bottom runs once per text (eval mode), the top layers train on its cached output
+            # and give the soft targets from it too (edgehelpers.train.FrozenPrefix)
+            prefix = FrozenPrefix(teacher, recipe.frozen_layers)
+            feats = prefix.features(tok, tk.train.texts, max_length=recipe.max_length)
+            with prefix.top_only() as top:
+                losses = fine_tune(top, tok, tk.train, epochs=recipe.epochs,
+                                   batch_inputs=lambda rows: prefix.inputs(feats, rows), **kw)
+            soft = torch.from_numpy(prefix.logits(feats))
+            del feats
+            teacher.requires_grad_(True)  # the student made from it trains every layer
             test_logits = predict_logits(teacher, tok, tk.test.texts, max_length=recipe.max_length)
             _save(teacher, tok, dest / name / "teacher", losses=losses, test_logits=test_logits)
             trimmed, trimmed_tok = trim_vocabulary(teacher, tok, keep)

@@ -149,6 +149,9 @@ def sustained_load(call: Callable[[], object], *, seconds: float, threads: int, 
 def drift(run: Sustained, seconds: float = 10.0) -> tuple[float, float]:
     """(p50, p95) of the last `seconds` divided by those of the first: above 1 means it slowed down."""
     first, last = run.first_last(seconds)
+    if first.p95_ms is None or last.p95_ms is None:
+        raise ValueError(f"fewer than 20 calls in the first or last {seconds:g} s ({first.n} and {last.n}): "
+                         "a p95 needs 20; compare longer spans")
     return last.p50_ms / first.p50_ms, last.p95_ms / first.p95_ms
 
 

@@ -36,7 +36,8 @@ def test_chapter_1_checks():
     assert exercises.check("1.2", -1, enc={8: {"intensity": 1.0}}, roof=roof)
     assert exercises.check("1.3", 25.0, weight_bytes=500_000_000, roof=roof)  # 250 MB at 10 GB/s
     assert not exercises.check("1.3", 50.0, weight_bytes=500_000_000, roof=roof)
-    windows = [{"stats": LatencyStats.from_samples([10.0, 12.0])}, {"stats": LatencyStats.from_samples([11.0, 13.2])}]
+    windows = [{"stats": LatencyStats.from_samples(np.linspace(10.0, 12.0, 20))},
+               {"stats": LatencyStats.from_samples(np.linspace(11.0, 13.2, 20))}]
     truth = windows[-1]["stats"].p95_ms / windows[0]["stats"].p95_ms
     assert exercises.check("1.4", truth, windows=windows) and not exercises.check("1.4", 1.0, windows=windows)
 
@@ -212,10 +213,11 @@ def test_chapter_9_3_which_order():
 def test_chapter_9_4_to_9_6_numbers():
     from edgehelpers.sustain import Sustained
 
-    run = Sustained(1, LatencyStats.from_samples([1.0]), np.arange(1.0, 31.0), np.arange(1.0, 31.0))  # 1 call/s
-    late = float(np.percentile(np.arange(21.0, 31.0), 99))  # the last 10 s: 21..30 ms
+    ends = np.arange(1, 301) / 10  # 10 calls a second for 30 s, call k takes k ms: 100 calls in each 10 s
+    run = Sustained(1, LatencyStats.from_samples([1.0]), ends, np.arange(1.0, 301.0))
+    late = float(np.percentile(np.arange(201.0, 301.0), 99))  # the last 10 s: 201..300 ms
     assert exercises.check("9.4", late, run=run) and exercises.check("9.4", late * 1.04, run=run)
-    assert not exercises.check("9.4", float(np.percentile(np.arange(1.0, 11.0), 99)), run=run)  # the first 10 s
+    assert not exercises.check("9.4", float(np.percentile(np.arange(1.0, 101.0), 99)), run=run)  # the first 10 s
     assert exercises.check("9.5", 4.0, slow=20.0, fast=5.0)
     assert not exercises.check("9.5", 0.25, slow=20.0, fast=5.0)
     p50 = {"8 tok": 2.0, "128 tok": 7.0}

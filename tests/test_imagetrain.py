@@ -55,7 +55,9 @@ def test_distillation_trains_the_distillation_head_on_the_teacher_labels():
     x, y = _toy(512)
     flipped = 1 - y  # a "teacher" that always says the opposite: only the distillation head can learn it
     model = tiny_vit(distilled=True, num_classes=2)
-    fit(model, x, y, epochs=6, lr=3e-3, batch_size=32, teacher_labels=flipped, progress=False)
+    # 10 epochs: at 6 one seed in four leaves the class head at ~77% (training this toy is chaotic:
+    # rounding-level differences, e.g. of the fused optimizer, change where it ends up)
+    fit(model, x, y, epochs=10, lr=3e-3, batch_size=32, teacher_labels=flipped, progress=False)
     with torch.no_grad():
         feats = model.forward_features(x)  # token 0 feeds the class head, token 1 the distillation head
         cls_logits, dist_logits = model.head(feats[:, 0]), model.head_dist(feats[:, 1])

@@ -105,8 +105,10 @@ def test_teacher_builds_caches_and_reloads(tiny_recipe: models.TeacherRecipe,
     assert models.teacher_training_split(dataclasses.replace(tiny_recipe, holdout=0))[1] is None
     hits = np.array(built.predictions["test"]) == np.array(toy_split("test").labels)
     assert hits.sum() == built.accuracy.correct
+    assert built.test_logits.shape == (24, 2) and built.test_logits.dtype == np.float32
+    np.testing.assert_array_equal(built.test_logits.argmax(1), built.predictions["test"])
     files = {p.name for p in built.path.iterdir()}
-    assert {"model.safetensors", "config.json", "metrics.json", "tokenizer.json"} <= files
+    assert {"model.safetensors", "config.json", "metrics.json", "tokenizer.json", models.TEST_LOGITS} <= files
     assert not any(name.endswith((".bin", ".pt", ".pth", ".pkl")) for name in files)  # never pickle
     assert not list(built.path.parent.glob(".*.part"))  # no leftovers of the atomic write
 
@@ -116,6 +118,7 @@ def test_teacher_builds_caches_and_reloads(tiny_recipe: models.TeacherRecipe,
     monkeypatch.setattr(models, "_build_teacher", no_build)
     again = models.load_teacher(tiny_recipe, progress=False)
     assert not again.built_now and again.accuracy == built.accuracy and not again.model.training
+    np.testing.assert_array_equal(again.test_logits, built.test_logits)  # read back from safetensors
     texts = toy_split("test").texts
     with torch.inference_mode():
         a = built.model(**built.tokenizer(texts, padding=True, return_tensors="pt")).logits

@@ -225,6 +225,19 @@ def test_coremltools_needs_the_decomposed_program(tiny):
         ct.convert(program, minimum_deployment_target=ct.target.iOS17)
 
 
+def test_one_command_runs_a_chain_of_steps_in_one_process(tmp_path, capsys):
+    done = [tmp_path / "a.tflite", tmp_path / "b.tflite"]
+    for path in done:
+        path.write_bytes(b"converted before")
+    convert.main(["litert-int8", "src.tflite", str(done[0]), "--then", "litert-int8", "src.tflite", str(done[1])])
+    assert capsys.readouterr().out.count("kept") == 2  # both steps ran (and kept what exists)
+    command = convert.chain_command([["litert", "model", "o1"], ["litert-int8", "o1", "o2"]])
+    assert command[1:3] == ["-m", "edgehelpers.convert"]
+    assert command[3:] == ["litert", "model", "o1", "--then", "litert-int8", "o1", "o2"]
+    with pytest.raises(SystemExit, match="empty step"):
+        convert.main(["--then", "litert-int8", "src.tflite", str(done[0])])
+
+
 def test_conversion_chains_and_the_command_line_keep_what_exists(tiny, tmp_path, capsys):
     _, folder, _ = tiny
     chains = convert.edge_conversions(folder / "hf", static=16, seq=64)

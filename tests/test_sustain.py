@@ -29,9 +29,9 @@ def steady() -> Sustained:
 
 
 def _fake_run(first_ms: float, last_ms: float) -> Sustained:
-    """A 30 s run, one call a second: 10 calls at first_ms, 10 in between, 10 at last_ms."""
-    lat = np.array([first_ms] * 10 + [(first_ms + last_ms) / 2] * 10 + [last_ms] * 10)
-    return Sustained(1, LatencyStats.from_samples([1.0]), np.arange(1.0, 31.0), lat)
+    """A 30 s run, two calls a second: 20 calls at first_ms, 20 in between, 20 at last_ms."""
+    lat = np.array([first_ms] * 20 + [(first_ms + last_ms) / 2] * 20 + [last_ms] * 20)
+    return Sustained(1, LatencyStats.from_samples([1.0]), np.arange(1, 61) / 2, lat)
 
 
 # ---- the run ---------------------------------------------------------------------------------
@@ -102,9 +102,9 @@ def test_sustained_load_rejects_bad_arguments(bad):
 def test_span_picks_the_calls_that_ended_inside_it():
     run = _fake_run(10.0, 20.0)
     first = run.span(0.0, 10.0)
-    assert first.n == 10 and first.p50_ms == 10.0
+    assert first.n == 20 and first.p50_ms == 10.0
     last = run.span(-10.0, 0.0)  # negative: from the end
-    assert last.n == 10 and last.p50_ms == 20.0
+    assert last.n == 20 and last.p50_ms == 20.0
     assert run.span(10.0, 20.0).p50_ms == 15.0
 
 
@@ -125,6 +125,9 @@ def test_first_last_needs_a_run_twice_as_long(steady):
 def test_drift_is_last_over_first():
     assert drift(_fake_run(10.0, 20.0)) == (pytest.approx(2.0), pytest.approx(2.0))
     assert drift(_fake_run(10.0, 5.0)) == (pytest.approx(0.5), pytest.approx(0.5))
+    sparse = Sustained(1, LatencyStats.from_samples([1.0]), np.arange(1.0, 31.0), np.ones(30))  # 10 calls per 10 s
+    with pytest.raises(ValueError, match="fewer than 20 calls"):
+        drift(sparse)
 
 
 def test_drift_of_a_steady_call_is_about_one(steady):

@@ -120,3 +120,72 @@ def test_head_lr_gives_the_classifier_its_own_rate(tokenizer) -> None:
         assert group["lr"] == (3e-3 if ids <= head else 1e-4)
     assert sum(len(g["params"]) for g in groups) == sum(1 for p in model.parameters() if p.requires_grad)
     assert {g["lr"] for g in _param_groups(model, 0.01, 1e-4)} == {1e-4}
+
+
+def test_adamw_uses_the_fused_kernel() -> None:
+    from edgehelpers.train import adamw
+
+    opt = adamw([torch.nn.Parameter(torch.zeros(3))], lr=1e-3, weight_decay=0.01)
+    assert opt.defaults["fused"] and opt.defaults["weight_decay"] == 0.01
+
+
+def three_layer_model(tokenizer):
+    """A 3-layer tiny BERT classifier: a bottom to freeze and layers above it."""
+    torch.manual_seed(0)
+    config = transformers.BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=3,
+                                     num_attention_heads=2, intermediate_size=64, max_position_embeddings=64,
+                                     num_labels=2)
+    return transformers.BertForSequenceClassification(config)
+
+
+def test_frozen_prefix_features_give_the_whole_model_s_logits(tokenizer) -> None:
+    from edgehelpers.train import FrozenPrefix
+
+    model = three_layer_model(tokenizer).eval()
+    texts = toy_data(20).texts
+    prefix = FrozenPrefix(model, 2)
+    feats = prefix.features(tokenizer, texts, max_length=32, batch_size=8)
+    lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=32)["input_ids"]]
+    assert [f.shape for f in feats] == [(n, 32) for n in lengths]  # one unpadded (tokens, hidden) per text
+    np.testing.assert_allclose(prefix.logits(feats, batch_size=8), predict_logits(model, tokenizer, texts, max_length=32),
+                               atol=1e-5)
+    assert type(model.bert.embeddings).__name__ == "BertEmbeddings" and len(model.bert.encoder.layer) == 3  # restored
+    frozen = [p for m in (model.bert.embeddings, *model.bert.encoder.layer[:2]) for p in m.parameters()]
+    assert frozen and not any(p.requires_grad for p in frozen)
+    assert all(p.requires_grad for p in model.bert.encoder.layer[2].parameters())
+    with prefix.top_only() as top, pytest.raises(ValueError, match="inputs_embeds"):
+        top(input_ids=torch.ones(1, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match="1 to 2"):
+        FrozenPrefix(model, 3)
+    with pytest.raises(TypeError, match="BERT-style"):
+        FrozenPrefix(torch.nn.Linear(2, 2), 1)
+
+
+def test_fine_tune_on_cached_features_equals_fine_tuning_above_a_frozen_bottom(tokenizer) -> None:
+    from edgehelpers.train import FrozenPrefix
+
+    def model_without_dropout():
+        model = three_layer_model(tokenizer)
+        model.config.hidden_dropout_prob = model.config.attention_probs_dropout_prob = 0.0
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+        return model
+
+    data = toy_data(64)
+    kw = dict(epochs=2, batch_size=16, lr=5e-3, max_length=32, seed=0, progress=False)
+    plain = model_without_dropout()  # the bottom frozen and run at every step
+    for module in (plain.bert.embeddings, *plain.bert.encoder.layer[:2]):
+        module.requires_grad_(False)
+    plain_losses = fine_tune(plain, tokenizer, data, **kw)
+    cached = model_without_dropout()
+    prefix = FrozenPrefix(cached, 2)
+    feats = prefix.features(tokenizer, data.texts, max_length=32)
+    bottom = [p.detach().clone() for p in cached.bert.encoder.layer[0].parameters()]
+    with prefix.top_only() as view:
+        cached_losses = fine_tune(view, tokenizer, data, batch_inputs=lambda rows: prefix.inputs(feats, rows), **kw)
+    np.testing.assert_allclose(cached_losses, plain_losses, rtol=1e-4)  # the same batches, the same steps
+    for a, b in zip(plain.parameters(), cached.parameters()):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    assert all(torch.equal(a, b) for a, b in zip(bottom, cached.bert.encoder.layer[0].parameters()))
+    assert cached_losses[-1] != cached_losses[0]  # it trained
