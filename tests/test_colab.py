@@ -8,6 +8,7 @@ extra, or the packages Google Colab ships (COLAB_PREINSTALLED, kept deliberately
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.metadata
 import json
 import re
@@ -92,9 +93,15 @@ def _used_edgehelpers_modules(path: Path) -> set[str]:
     return mods
 
 
+@functools.cache
+def _packages_distributions() -> dict[str, list[str]]:
+    """importlib's map of top-level modules to distributions: it scans every installed one, so once."""
+    return importlib.metadata.packages_distributions()
+
+
 def _distribution_of(module: str) -> set[str]:
     """The installed distributions that provide a top-level module (lower case)."""
-    dists = importlib.metadata.packages_distributions().get(module, [])
+    dists = _packages_distributions().get(module, [])
     return {d.lower().replace("_", "-").replace(".", "-") for d in dists}
 
 

@@ -244,6 +244,16 @@ def test_readme_quick_start_has_exactly_the_two_commands():
     )
 
 
+def test_readme_states_the_makefiles_notebook_budgets():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    each = re.search(r"^NB_BUDGET_S \?= (\d+)$", makefile, re.M)
+    total = re.search(r"^NB_TOTAL_BUDGET_S \?= (\d+)$", makefile, re.M)
+    assert each and total, "the Makefile should set NB_BUDGET_S and NB_TOTAL_BUDGET_S"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    stated = f"({each.group(1)} s each, {total.group(1)} s in all"
+    assert stated in readme, f"README.md should state the Makefile's notebook budgets as {stated!r}"
+
+
 # --------------------------------------------------------------------------------------------
 # exercises
 
