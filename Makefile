@@ -12,10 +12,10 @@ BUILD := _build
 # notebooks without running them a second time, and the committed notebooks stay clean
 SRC := $(BUILD)/src
 HTML := $(BUILD)/html
-# the guard against slow chapters: a cold run on two AMD Zen 5 cores (about Zen 4's speed) took
-# 78-229 s per notebook and 2,024 s for all twelve. The goal is 200 s each on Zen 4, but chapter 2
-# took 229-288 s on that same CPU (its timing loops run longer on a noisy machine), so the
-# per-notebook guard stays at 300 s; the total leaves ~15% above the measured run
+# the guard against slow chapters: cold runs on two AMD Zen 5 cores (about Zen 4's speed) took
+# 75-253 s per notebook and 2,024-2,046 s for all twelve. The goal is 200 s each on Zen 4, but
+# chapter 2 took 229-288 s from run to run on that same CPU, so the per-notebook guard stays at
+# 300 s; the total leaves ~15% above the measured runs
 NB_BUDGET_S ?= 300
 NB_TOTAL_BUDGET_S ?= 2400
 MATHJAX_VERSION := 3.2.2
