@@ -181,6 +181,7 @@ class ResultPoint:
     size_bytes: int | None
     acc_low: float | None = None
     acc_high: float | None = None
+    baseline: bool = False  # a non-transformer reference (TF-IDF), recorded with baseline=True
 
 
 def _first(row: dict, keys: tuple[str, ...], prefix: str | None = None) -> tuple[str, Any] | None:
@@ -210,5 +211,5 @@ def result_points(rows: list[dict]) -> list[ResultPoint]:
         points.append(ResultPoint(r["chapter"], r["variant"], task, float(acc[1]), float(lat[1]),
                                   int(size) if isinstance(size, (int, float)) else None,
                                   float(low) if isinstance(low, (int, float)) else None,
-                                  float(high) if isinstance(high, (int, float)) else None))
+                                  float(high) if isinstance(high, (int, float)) else None, bool(r.get("baseline"))))
     return points

@@ -13,7 +13,8 @@ from pathlib import Path
 from .cache import atomic_write_text
 from .tables import markdown_source
 
-REQUIRED = ("name", "artifact", "task", "base_model", "data", "licences", "intended_use")
+REQUIRED = ("name", "version", "date", "artifact", "task", "base_model", "data", "licences", "intended_use",
+            "out_of_scope")
 
 
 @dataclass
@@ -21,14 +22,18 @@ class ModelCard:
     """The facts of one shipped model; metrics and latency are (header, rows) tables from measurements."""
 
     name: str
+    version: str  # what made it: code and model versions, so two cards can be told apart
+    date: str  # when it was measured (ISO date)
     artifact: str  # file name, format and runtime
     task: str
     base_model: str
     data: str
     licences: Sequence[str]
     intended_use: str
+    out_of_scope: Sequence[str]  # uses the card warns against: not measured, or not allowed
     pipeline: Sequence[str] = ()
     metrics: tuple[Sequence[str], Sequence[Sequence[object]]] = ((), ())
+    per_class: tuple[Sequence[str], Sequence[Sequence[object]]] = ((), ())  # optional: metrics for each class
     latency: tuple[Sequence[str], Sequence[Sequence[object]]] = ((), ())
     machine: str = ""
     limits: Sequence[str] = ()
@@ -46,13 +51,17 @@ class ModelCard:
 def render(card: ModelCard) -> str:
     """The card as Markdown."""
     card.check()
-    lines = [f"# Model card: {card.name}", "", f"**Artifact:** {card.artifact}  ", f"**Task:** {card.task}  ",
+    lines = [f"# Model card: {card.name}", "", f"**Version:** {card.version}, measured {card.date}  ",
+             f"**Artifact:** {card.artifact}  ", f"**Task:** {card.task}  ",
              f"**Base model:** {card.base_model}  ", f"**Data:** {card.data}", "", "## Licences", ""]
     lines += [f"- {item}" for item in card.licences]
     lines += ["", "## Intended use", "", card.intended_use, ""]
+    lines += ["## Out of scope", ""] + [f"- {item}" for item in card.out_of_scope] + [""]
     if card.pipeline:
         lines += ["## How it was made", ""] + [f"{i}. {step}" for i, step in enumerate(card.pipeline, 1)] + [""]
     lines += ["## Metrics", "", markdown_source(*card.metrics), ""]
+    if card.per_class[1]:
+        lines += ["### Per class", "", markdown_source(*card.per_class), ""]
     lines += ["## Latency and size", "", markdown_source(*card.latency), ""]
     if card.machine:
         lines += [f"Measured on: {card.machine}", ""]

@@ -23,8 +23,11 @@ class ExportMismatchError(RuntimeError):
 
 
 def export_onnx(model: Any, tokenizer: Any, path: str | Path, *, output_name: str = "logits",
-                max_batch: int = 64, max_seq: int = 512, atol: float = 1e-4) -> Path:
-    """Export `model` (ids, mask -> first output) with dynamic batch and length; raise if ORT disagrees."""
+                max_batch: int = 64, max_seq: int = 512, atol: float = 1e-4, opset: int | None = None) -> Path:
+    """Export `model` (ids, mask -> first output) with dynamic batch and length; raise if ORT disagrees.
+
+    `opset` None is the exporter's default; 23 or later writes SDPA as ONNX's standard `Attention` node.
+    """
     import warnings
 
     import torch
@@ -40,7 +43,7 @@ def export_onnx(model: Any, tokenizer: Any, path: str | Path, *, output_name: st
         # both inputs share one batch and one length dimension: the exporter says so once per name
         warnings.filterwarnings("ignore", message=".*will not be used, since it shares the same shape")
         warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)", category=FutureWarning)
-        program = torch.onnx.export(model, (), kwargs=kwargs, dynamo=True, verbose=False,
+        program = torch.onnx.export(model, (), kwargs=kwargs, dynamo=True, verbose=False, opset_version=opset,
                                     input_names=list(INPUT_NAMES), output_names=[output_name],
                                     dynamic_shapes={name: {0: batch, 1: seq} for name in INPUT_NAMES})
     with atomic_path(path) as tmp:

@@ -2,10 +2,12 @@
 
 FLOPs say how much arithmetic a model does; the profile says where the milliseconds go. Operators
 are grouped into the kinds that behave differently on a CPU: dense matrix products and
-convolutions (compute-bound, near the GEMM peak), depthwise convolutions (few FLOPs per byte),
-normalisation, elementwise activations and data movement (memory-bound: their time is bytes, not
-FLOPs). Each operator's *self* time is used, so a wrapper (aten::linear) and its kernel
-(aten::addmm) are not counted twice.
+convolutions (compute-bound, near the GEMM peak), depthwise convolutions, normalisation, elementwise
+activations and data movement (few FLOPs per byte they read and write, so likely memory-bound; the
+profile measures their time, not the bytes), and views and allocations (no bytes copied: their self
+time is per-call overhead). Each operator's *self* time is used, so a wrapper (aten::linear) and its
+kernel (aten::addmm) are not counted twice, and a reshape that has to copy shows its copy as data
+movement.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import torch
 
 CATEGORIES = ("matmul", "attention", "dense conv", "depthwise conv", "norm", "elementwise",
-              "data movement", "other")
+              "data movement", "views, allocation", "other")
 _MATMUL = ("addmm", "mm", "bmm", "baddbmm", "matmul", "linear", "einsum")
 _CONV = ("convolution", "conv2d", "conv1d", "_slow_conv2d_forward", "mkldnn_convolution", "thnn_conv",
          "_convolution", "conv_depthwise2d", "_nnpack_spatial_convolution")
@@ -30,12 +32,12 @@ _ELEMENTWISE = ("add", "add_", "mul", "mul_", "div", "div_", "sub", "rsub", "gel
                 "leaky_relu", "abs", "reciprocal", "adaptive_avg_pool2d", "avg_pool2d", "mean.dim",
                 "_adaptive_avg_pool2d", "max_pool2d", "max_pool2d_with_indices", "ceil", "floor")
 _MOVEMENT = ("copy_", "cat", "clone", "contiguous", "constant_pad_nd", "pad", "im2col", "col2im",
-             "unfold", "index", "index_select", "gather", "roll", "flip", "stack", "repeat", "expand",
-             "_unsafe_view", "reshape", "permute", "transpose", "view", "as_strided", "empty",
-             "empty_like", "zeros", "fill_", "zero_", "split", "chunk", "narrow", "slice", "select",
-             "unsqueeze", "squeeze", "flatten", "t", "_to_copy", "to", "pixel_shuffle", "upsample_bilinear2d",
-             "upsample_nearest2d", "_reshape_alias", "resize_", "unbind", "alias", "detach",
-             "new_empty", "empty_strided", "tile")
+             "unfold", "index", "index_select", "gather", "roll", "flip", "stack", "repeat", "fill_", "zero_",
+             "_to_copy", "pixel_shuffle", "upsample_bilinear2d", "upsample_nearest2d", "tile")  # bytes copied
+_VIEWS = ("_unsafe_view", "reshape", "permute", "transpose", "view", "as_strided", "expand", "empty",
+          "empty_like", "zeros", "split", "chunk", "narrow", "slice", "select", "unsqueeze", "squeeze",
+          "flatten", "t", "to", "_reshape_alias", "resize_", "unbind", "alias", "detach", "new_empty",
+          "empty_strided")  # metadata only (or a fresh buffer): a copy they need runs as its own operator
 
 
 def op_category(name: str, input_shapes: Sequence[Any] = ()) -> str:
@@ -57,6 +59,8 @@ def op_category(name: str, input_shapes: Sequence[Any] = ()) -> str:
         return "elementwise"
     if op in _MOVEMENT:
         return "data movement"
+    if op in _VIEWS:
+        return "views, allocation"
     return "other"
 
 

@@ -23,15 +23,28 @@ import torch.nn.functional as F
 from edgehelpers.cache import atomic_path
 
 
+def has_standard_attention(path: str | Path) -> bool:
+    """Whether the ONNX graph holds ONNX's own `Attention` operator (opset 23+), not ORT's contrib one."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    return any(n.op_type == "Attention" and n.domain in ("", "ai.onnx") for n in graph.node)
+
+
 def int8_dynamic(src: str | Path, dst: str | Path, *, per_channel: bool = True,
                  exclude_nodes: Iterable[str] = ()) -> Path:
-    """Dynamic INT8 (int8 weights, uint8 activations scaled at run time) of every MatMul/Gather."""
+    """Dynamic INT8 (int8 weights, uint8 activations scaled at run time) of every MatMul/Gather.
+
+    A standard ONNX `Attention` node stays FP32: ORT's quantizer (1.32) takes it for its own contrib
+    `Attention` and writes a `QAttention` that fails to load.
+    """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     dst = Path(dst)
+    only = {"op_types_to_quantize": ["MatMul", "Gather"]} if has_standard_attention(src) else {}
     with atomic_path(dst) as tmp, _quiet(""):
         quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8, per_channel=per_channel,
-                         nodes_to_exclude=list(exclude_nodes))
+                         nodes_to_exclude=list(exclude_nodes), **only)
     return dst
 
 

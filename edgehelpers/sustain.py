@@ -3,7 +3,9 @@
 A phone or a fanless board slows down once it is hot, so a short benchmark can flatter it. The
 sensors Linux exposes (cpufreq or /proc/cpuinfo clocks, /sys/class/thermal zones, RAPL energy under
 /sys/class/powercap) are read where they exist; a virtual machine usually hides most of them, and
-`sensors()` says which ones this machine has.
+`sensors()` says which ones this machine has. On a virtual machine a slowdown can also come from the
+host giving its cores to other guests: the *steal* time of /proc/stat, recorded for every run, says
+how much of the run's CPU time the host took.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 from .timing import LatencyStats, threads as thread_pool
 
 RAPL = Path("/sys/class/powercap/intel-rapl:0/energy_uj")
+PROC_STAT = Path("/proc/stat")
 THERMAL = "/sys/class/thermal/thermal_zone*/temp"
 CPUFREQ = "/sys/devices/system/cpu/cpu*/cpufreq/scaling_cur_freq"
 
@@ -55,6 +58,25 @@ def rapl_joules() -> float | None:
     return None if value is None else value / 1e6
 
 
+def cpu_times(path: str | Path = PROC_STAT) -> tuple[int, int] | None:
+    """(steal, total) jiffies of all CPUs from /proc/stat's first line, or None where it is unreadable."""
+    try:
+        fields = Path(path).read_text(encoding="ascii").splitlines()[0].split()
+    except (OSError, IndexError, UnicodeDecodeError):
+        return None
+    if not fields or fields[0] != "cpu" or len(fields) < 9:
+        return None
+    values = [int(v) for v in fields[1:9]]  # user nice system idle iowait irq softirq steal (guest is in user)
+    return values[7], sum(values)
+
+
+def steal_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """The share of the CPU time between two `cpu_times` readings that the hypervisor took for other guests."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1])
+
+
 def sensors() -> dict[str, bool]:
     """Which sensors this machine exposes: the live clock (cpufreq), temperature and energy.
 
@@ -84,6 +106,7 @@ class Sustained:
     latencies_ms: np.ndarray
     windows: list[Window] = field(default_factory=list)
     joules: float | None = None  # package energy over the timed part (RAPL), None where unreadable
+    steal: float | None = None  # share of all CPU time the hypervisor gave to other guests (/proc/stat)
 
     @property
     def seconds(self) -> float:
@@ -123,7 +146,7 @@ def sustained_load(call: Callable[[], object], *, seconds: float, threads: int, 
         ends: list[float] = []
         lat: list[float] = []
         windows: list[Window] = []
-        e0, start = rapl_joules(), time.perf_counter()
+        e0, cpu0, start = rapl_joules(), cpu_times(), time.perf_counter()
         next_window, first_in_window = window_s, 0
         with tqdm(total=int(round(seconds)), desc=desc, unit="s", disable=not progress, mininterval=5.0) as bar:
             while (now := time.perf_counter() - start) < seconds:
@@ -137,13 +160,13 @@ def sustained_load(call: Callable[[], object], *, seconds: float, threads: int, 
                                           cpu_mhz(), temperature_c()))
                     bar.update(int(round(next_window)) - bar.n)
                     first_in_window, next_window = len(lat), next_window + window_s
-            e1 = rapl_joules()
+            e1, cpu1 = rapl_joules(), cpu_times()
     if first_in_window < len(lat) and ends[-1] - (next_window - window_s) >= window_s / 2:  # drop a sliver
         windows.append(Window(ends[-1], LatencyStats.from_samples(lat[first_in_window:], threads),
                               cpu_mhz(), temperature_c()))
     joules = e1 - e0 if e0 is not None and e1 is not None and e1 > e0 else None
     return Sustained(threads, LatencyStats.from_samples(warm, threads), np.asarray(ends), np.asarray(lat),
-                     windows, joules)
+                     windows, joules, steal_share(cpu0, cpu1))
 
 
 def drift(run: Sustained, seconds: float = 10.0) -> tuple[float, float]:

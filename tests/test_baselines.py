@@ -41,6 +41,25 @@ def test_tfidf_baseline_learns_topic_words(kind):
     assert base.name.startswith("TF-IDF + ") and f"C={base.c:g}" in base.name
 
 
+def test_character_ngrams_match_word_forms_that_words_miss():
+    # train on one form of each topic word, test on inflected forms (as Marathi suffixes make them):
+    # whole-word features never saw the test words, character n-grams share most of their pieces
+    stems = {0: "cricket", 1: "sensex", 2: "monsoon"}
+    rng = np.random.default_rng(0)
+    ys = rng.integers(0, 3, 150).tolist()
+    train = TextData([f"{stems[y]} today" for y in ys], ys, ["a", "b", "c"], "toy", "train")
+    valid = TextData([f"{stems[y]}chya news" for y in range(3)], [0, 1, 2], ["a", "b", "c"], "toy", "valid")
+    test = TextData([f"{stems[y]}madhe big" for y in ys], ys, ["a", "b", "c"], "toy", "test")
+    char = tfidf_baseline(train, valid, "svm", analyzer="char")
+    word = tfidf_baseline(train, valid, "svm", analyzer="word")
+    truth = np.array(test.labels)
+    assert (char.predict(test.texts) == truth).mean() == 1.0
+    assert (word.predict(test.texts) == truth).mean() < 0.6  # no test word was ever seen
+    assert "character 2-5-grams" in char.name and "character" not in word.name
+    with pytest.raises(ValueError, match="unknown analyzer"):
+        tfidf_model("svm", analyzer="bytes")
+
+
 def test_tfidf_baseline_keeps_the_best_setting_on_valid():
     train, valid = _toy(200, 0, "train"), _toy(100, 1, "valid")
     one = tfidf_baseline(train, valid, "svm", grid=(0.001,))

@@ -36,6 +36,8 @@ def test_models_have_the_documented_sizes():
     assert vit(torch.zeros(2, 1, 28, 28)).shape == cnn(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     assert deit.eval()(torch.zeros(2, 1, 28, 28)).shape == (2, 10)  # eval: the two heads averaged
     assert deit.num_prefix_tokens == 2
+    # chapter 7b's prose: the CNN has about a third of the ViT's parameters
+    assert sum(p.numel() for p in cnn.parameters()) < 0.4 * sum(p.numel() for p in vit.parameters())
 
 
 @pytest.mark.parametrize("make", [small_cnn, tiny_vit])

@@ -167,6 +167,12 @@ def test_result_points_reads_accuracy_latency_size_and_interval():
     assert p == ledger.ResultPoint("03-distillation", "v", ledger.ENGLISH, 0.9, 4.0, 1000, 0.88, 0.92)
 
 
+def test_result_points_mark_a_baseline():
+    (p, q) = ledger.result_points([_point_row("09-together", "TF-IDF", accuracy=0.88, p50_ms_1t=0.3, baseline=True),
+                                   _point_row("09-together", "final", accuracy=0.87, p50_ms_1t=1.2)])
+    assert p.baseline and not q.baseline
+
+
 def test_result_points_reads_acc_with_its_interval():  # chapters 7 and 7b record acc=, acc_low=, acc_high=
     (p,) = ledger.result_points([_point_row("07b-small-vit", acc=0.85, acc_low=0.83, acc_high=0.87, p50_ms_1t=0.5)])
     assert (p.accuracy, p.acc_low, p.acc_high) == (0.85, 0.83, 0.87)

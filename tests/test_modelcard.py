@@ -12,12 +12,16 @@ from edgehelpers.modelcard import REQUIRED, ModelCard, render, write
 def full_card(**changes) -> ModelCard:
     card = ModelCard(
         name="headline-int8",
+        version="edgehelpers 0.1, teacher abc123",
+        date="2026-12-03",
         artifact="model_int8.onnx (ONNX, ONNX Runtime 1.20)",
         task="English headline topic, 4 classes",
         base_model="all-MiniLM-L6-v2",
         data="IndicNews-en, clean split",
         licences=["model: Apache-2.0", "data: CC BY 4.0"],
         intended_use="Sorting headlines on a phone, offline.",
+        out_of_scope=["articles and social media posts", "commercial use"],
+        per_class=(["class", "recall"], [["sports", "95.0%"], ["business", "88.1%"]]),
         pipeline=["prune 50% of heads", "distil from the teacher", "INT8 dynamic quantization"],
         metrics=(["set", "accuracy"], [["clean test", "91.2%"], ["noisy test", "84.0%"]]),
         latency=(["input", "p50 ms"], [["median headline", 3.4]]),
@@ -31,14 +35,16 @@ def full_card(**changes) -> ModelCard:
 
 def test_render_has_every_section_in_order():
     text = render(full_card())
-    sections = ["# Model card: headline-int8", "## Licences", "## Intended use", "## How it was made", "## Metrics",
-                "## Latency and size", "## Known limits", "## Fairness", "## Reproduce"]
+    sections = ["# Model card: headline-int8", "**Version:** edgehelpers 0.1", "## Licences", "## Intended use",
+                "## Out of scope", "## How it was made", "## Metrics", "### Per class", "## Latency and size",
+                "## Known limits", "## Fairness", "## Reproduce"]
     at = [text.index(s) for s in sections]
     assert at == sorted(at)
     for fact in ("**Artifact:** model_int8.onnx", "**Task:** English headline", "**Base model:** all-MiniLM-L6-v2",
                  "**Data:** IndicNews-en", "- model: Apache-2.0", "- data: CC BY 4.0", "Sorting headlines on a phone",
                  "1. prune 50% of heads", "3. INT8 dynamic quantization", "Measured on: Test CPU, 4 cores",
-                 "- English only", "not measured per region", "make ship"):
+                 "- English only", "not measured per region", "make ship", "measured 2026-12-03",
+                 "- articles and social media posts", "| business | 88.1% |"):
         assert fact in text, fact
 
 
@@ -49,8 +55,8 @@ def test_render_includes_both_tables():
 
 
 def test_render_leaves_out_optional_sections_that_are_empty():
-    text = render(full_card(pipeline=(), machine="", limits=(), reproduce="", extra={}))
-    for absent in ("## How it was made", "Measured on:", "## Known limits", "## Reproduce", "## Fairness"):
+    text = render(full_card(pipeline=(), machine="", limits=(), reproduce="", extra={}, per_class=((), ())))
+    for absent in ("## How it was made", "Measured on:", "## Known limits", "## Reproduce", "## Fairness", "### Per class"):
         assert absent not in text
     assert "## Metrics" in text and "## Latency and size" in text
 

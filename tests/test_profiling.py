@@ -24,6 +24,9 @@ from edgehelpers.profiling import CATEGORIES, OpProfile, op_category, op_profile
     ("aten::silu_", [], "elementwise"),
     ("aten::copy_", [], "data movement"),
     ("aten::cat", [], "data movement"),
+    ("aten::permute", [], "views, allocation"),  # moves no bytes: a view
+    ("aten::view", [], "views, allocation"),
+    ("aten::empty", [], "views, allocation"),
     ("aten::frobnicate", [], "other"),
 ])
 def test_operator_kinds(name, shapes, kind):

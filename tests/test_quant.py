@@ -50,6 +50,20 @@ def test_export_reproduces_pytorch_and_names_linears(tiny, tokenizer):
     assert sum(".attention.self.query" in m for m in names.values()) == 2  # one per layer
 
 
+def test_opset_23_export_writes_standard_attention_and_int8_keeps_it_loadable(tiny, tokenizer, tmp_path):
+    from edgehelpers.quant import has_standard_attention
+
+    model, default = tiny
+    path = export_onnx(model, tokenizer, tmp_path / "att.onnx", opset=23)  # checked against PyTorch
+    assert has_standard_attention(path) and not has_standard_attention(default)
+    ops = Counter(n.op_type for n in onnx.load(str(path)).graph.node)
+    assert ops["Attention"] == 2  # one per layer
+    q = int8_dynamic(path, tmp_path / "att_int8.onnx")  # ORT's defaults would write an unloadable QAttention
+    ref = onnx_logits(session(default, threads=1), tokenizer, TEXTS)
+    got = onnx_logits(session(q, threads=1), tokenizer, TEXTS)
+    assert np.abs(got - ref).max() < 0.1 * np.abs(ref).max() + 1e-3
+
+
 def test_check_logits_refuses_a_file_that_no_longer_matches(tiny, tokenizer):
     model, path = tiny
     changed = transformers.BertForSequenceClassification(model.config).eval()  # other random weights

@@ -230,3 +230,25 @@ def test_describe_sensors_some_exposed():
     assert "does not expose clock or energy" in one and one.endswith("; temperature is read")
     two = describe_sensors({"clock": True, "temperature": True})  # a missing key counts as hidden
     assert "does not expose energy" in two and two.endswith("; clock and temperature are read")
+
+
+def test_cpu_times_reads_steal_and_total(tmp_path):
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  100 5 50 800 10 1 2 30 0 0\ncpu0 50 2 25 400 5 0 1 15 0 0\n")
+    assert sustain.cpu_times(stat) == (30, 998)
+    stat.write_text("intr 1 2 3\n")
+    assert sustain.cpu_times(stat) is None
+    assert sustain.cpu_times(tmp_path / "missing") is None
+
+
+def test_steal_share_is_the_hypervisors_part_of_the_interval():
+    assert sustain.steal_share((30, 1000), (80, 2000)) == pytest.approx(0.05)
+    assert sustain.steal_share(None, (80, 2000)) is None
+    assert sustain.steal_share((30, 1000), (30, 1000)) is None  # no time passed
+
+
+def test_sustained_load_records_steal(monkeypatch):
+    readings = iter([(10, 1000), (60, 2000)])
+    monkeypatch.setattr(sustain, "cpu_times", lambda path=None: next(readings))
+    run = sustained_load(lambda: time.sleep(0.001), seconds=0.2, threads=1, warmup_s=0.0, progress=False)
+    assert run.steal == pytest.approx(0.05)
