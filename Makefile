@@ -86,6 +86,8 @@ notebooks: setup teacher conversions indic
 	$(BIN)/python tools/tidy_outputs.py $(SRC)/notebooks/*.ipynb
 	# the workshop guide's table of chapter run times, from the times just measured
 	$(BIN)/python tools/workshop_times.py $(BUILD)/notebook-times.json $(SRC)/book/workshop_times.txt
+	# the chapters leave their scratch files (ONNX variants, exports) for a reader's exercises; a test run deletes them
+	$(BIN)/python -c "import shutil; from edgehelpers.cache import cache_dir; [shutil.rmtree(p, ignore_errors=True) for p in cache_dir('work').glob('ch*-*')]"
 	@$(STAGE) end notebooks
 
 # jupyter-book writes to <path-output>/_build/html, so "--path-output ." puts the book in $(HTML)
