@@ -13,11 +13,12 @@ BUILD := _build
 SRC := $(BUILD)/src
 HTML := $(BUILD)/html
 # the guard against slow chapters: cold runs on two AMD Zen 5 cores (about Zen 4's speed) took
-# 75-253 s per notebook and 2,024-2,046 s for all twelve. The goal is 200 s each on Zen 4, but
-# chapter 2 took 229-288 s from run to run on that same CPU, so the per-notebook guard stays at
-# 300 s; the total leaves ~15% above the measured runs
-NB_BUDGET_S ?= 300
-NB_TOTAL_BUDGET_S ?= 2400
+# 75-253 s per notebook and 2,024-2,046 s for all twelve, then 78-289 s and 2,307 s once chapters 5-9
+# measured more (issue 25: the opset-23 export, character n-gram baselines, controls). The goal is
+# 200 s each on Zen 4; chapter 2 alone spans 229-289 s from run to run on one CPU, so the guards
+# leave ~13% above the slowest measured runs: a guard that fails at random stops every landing
+NB_BUDGET_S ?= 330
+NB_TOTAL_BUDGET_S ?= 2650
 MATHJAX_VERSION := 3.2.2
 STAMP := $(VENV)/.setup-done
 # marks when each stage begins and ends in $(BUILD)/stages.log; `.ci/run` prints the times at the end
