@@ -15,10 +15,14 @@ HTML := $(BUILD)/html
 # the guard against slow chapters: cold runs on two AMD Zen 5 cores (about Zen 4's speed) took
 # 75-253 s per notebook and 2,024-2,046 s for all twelve, then 78-289 s and 2,307 s once chapters 5-9
 # measured more (issue 25: the opset-23 export, character n-gram baselines, controls). The goal is
-# 200 s each on Zen 4; chapter 2 alone spans 229-289 s from run to run on one CPU, so the guards
-# leave ~13% above the slowest measured runs: a guard that fails at random stops every landing
-NB_BUDGET_S ?= 330
-NB_TOTAL_BUDGET_S ?= 2650
+# 200 s each on Zen 4; chapter 2 alone spans 229-289 s from run to run on one CPU. On another day
+# the same VM ran the same code 20-45% slower (chapter 6: 218 s, then 317 s with 3 s of new cells;
+# chapter 8: 226 s, then 269 s with 5 s of new cells), with under 3% steal: the host, not the book.
+# A guard that fails at random stops every landing, so the guards sit ~45% above the fastest day's
+# slowest runs, and the total guard still leaves the cold CI run (its other stages ~1.4x slower
+# too) inside 90 minutes
+NB_BUDGET_S ?= 420
+NB_TOTAL_BUDGET_S ?= 3200
 MATHJAX_VERSION := 3.2.2
 STAMP := $(VENV)/.setup-done
 # marks when each stage begins and ends in $(BUILD)/stages.log; `.ci/run` prints the times at the end

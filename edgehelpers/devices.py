@@ -46,6 +46,11 @@ DEVICES = [
            "the 'Super' mode runs 1.7 GHz and 102 GB/s"),
     Device("Budget phone (Helio G99 class)", "Cortex-A55", 2.0, 6, 8, 32, True, "LPDDR4X-4266, 2 x 16-bit (assumed)", 17.1,
            "SDOT is optional on the A55: check asimddp in /proc/cpuinfo; the bus width is not published"),
+    Device("Budget phone (Snapdragon 665 class), big core", "Cortex-A73", 2.0, 4, 8, 16, False,
+           "LPDDR4X-3733, 2 x 16-bit (assumed)", 14.9,
+           "Kryo 260 Gold, an A73 derivative (Armv8.0): no SDOT, so INT8 by widening multiplies; widths as the A72's, an upper bound"),
+    Device("Entry phone (Snapdragon 450 class)", "Cortex-A53", 1.8, 8, 8, 16, False, "LPDDR3-1866, 32-bit (assumed)", 7.5,
+           "in-order core, as in the Pi 3 and Pi Zero 2; no SDOT; Arm publishes no optimization guide for it: widths as the A72's, an upper bound"),
     Device("Pixel 6 (Tensor G1), big core", "Cortex-X1", 2.8, 2, 32, 128, True, "LPDDR5-6400, 4 x 16-bit", 51.2),
     Device("Pixel 6 (Tensor G1), middle core", "Cortex-A76", 2.25, 2, 16, 64, True, "LPDDR5-6400, 4 x 16-bit", 51.2),
 ]
@@ -84,6 +89,18 @@ def roofline_estimate(ops: float, bytes_moved: float, peak_gops: float, bandwidt
     return Estimate(ops / (peak_gops * 1e9) * 1e3, bytes_moved / (bandwidth_gbs * 1e9) * 1e3)
 
 
-def estimate_on(dev: Device, ops: float, bytes_moved: float, *, precision: str = "INT8", cores: int = 1) -> Estimate:
-    """The roofline estimate of one inference on `cores` cores of `dev`."""
-    return roofline_estimate(ops, bytes_moved, dev.peak_gops(precision, cores), dev.bandwidth_gbs)
+def estimate_on(dev: Device, ops: float, bytes_moved: float, *, precision: str = "INT8", cores: int = 1,
+                bandwidth_gbs: float | None = None) -> Estimate:
+    """The roofline estimate of one inference on `cores` cores of `dev`.
+
+    The memory ceiling is the whole chip's published bandwidth unless `bandwidth_gbs` says what
+    those cores really stream (one core, a little one above all, reaches only part of the chip's).
+    """
+    return roofline_estimate(ops, bytes_moved, dev.peak_gops(precision, cores), bandwidth_gbs or dev.bandwidth_gbs)
+
+
+def compute_bound_above_gbs(ops: float, bytes_moved: float, peak_gops: float) -> float:
+    """The bandwidth (GB/s) above which the arithmetic, not reading the bytes, sets the roofline floor."""
+    if ops <= 0 or bytes_moved < 0 or peak_gops <= 0:
+        raise ValueError(f"need ops, peak > 0 and bytes >= 0; got {ops}, {bytes_moved}, {peak_gops}")
+    return bytes_moved / (ops / peak_gops)  # bytes per (seconds x 1e-9) = GB/s

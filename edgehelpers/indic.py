@@ -128,19 +128,37 @@ def _latin_or_digit(piece: str) -> bool:
                               for ch in body)
 
 
-def fallback_pieces(tokenizer: Any, top: int = 2000) -> set[int]:
-    """Ids of every single ASCII letter, digit or punctuation piece, plus the `top` likeliest ASCII pieces.
+# the scripts of the app's languages (Marathi and Hindi share Devanagari): every single character of
+# them stays in a trimmed vocabulary, so a word the training text never held is spelled out, not <unk>
+APP_SCRIPTS = {"Devanagari": (0x0900, 0x097F), "Telugu": (0x0C00, 0x0C7F)}
 
-    With the single characters, any English word, number or URL still tokenizes without <unk>
-    (in more pieces); the likeliest whole pieces keep common English words short.
+
+def _single_char(piece: str) -> str | None:
+    """The one character a piece spells (word marker aside), or None."""
+    body = piece.replace("\u2581", "")
+    return body if len(body) == 1 else None
+
+
+def _app_character(ch: str) -> bool:
+    """True for a character of APP_SCRIPTS or an emoji/symbol (Unicode category So)."""
+    return any(lo <= ord(ch) <= hi for lo, hi in APP_SCRIPTS.values()) or unicodedata.category(ch) == "So"
+
+
+def fallback_pieces(tokenizer: Any, top: int = 2000) -> set[int]:
+    """Ids of every single ASCII, app-script and emoji character piece, plus the `top` likeliest ASCII pieces.
+
+    With the single characters, any English word, number or URL, any word of the app's scripts and
+    any emoji the vocabulary knows still tokenizes without <unk> (in more pieces); the likeliest
+    whole ASCII pieces keep common English words short.
     """
     full = json.loads(tokenizer.backend_tokenizer.to_str())
     state, specials = full["model"], {t["id"] for t in full["added_tokens"]}  # <s>, <mask>...: not text
     if state.get("type") != "Unigram":
         raise ValueError("fallback_pieces needs a sentencepiece Unigram tokenizer (it ranks pieces by score)")
-    ascii_ids = [(score, i) for i, (piece, score) in enumerate(state["vocab"])
-                 if i not in specials and _latin_or_digit(piece)]
-    singles = {i for _, i in ascii_ids if len(state["vocab"][i][0].replace("\u2581", "")) == 1}
+    vocab = [(i, piece, score) for i, (piece, score) in enumerate(state["vocab"]) if i not in specials]
+    ascii_ids = [(score, i) for i, piece, score in vocab if _latin_or_digit(piece)]
+    singles = {i for i, piece, _ in vocab  # the bare word marker too: it precedes a piece that has no marked form
+               if piece == "\u2581" or ((ch := _single_char(piece)) and (_latin_or_digit(piece) or _app_character(ch)))}
     likeliest = {i for _, i in sorted(ascii_ids, reverse=True)[:top]}
     return singles | likeliest
 
@@ -251,8 +269,8 @@ class IndicRecipe:
     temperature: float = 2.0
     alpha: float = 0.5  # half soft targets, half labels
     threads: int = 0  # 0: all cores
-    vocabulary: str = "train-text+ascii-fallback-v2"
-    head: str = "mean-pool"  # edgehelpers.e5: mean of the token vectors, as e5 was trained  # the rule of kept_pieces_for (a new rule: a new build)
+    vocabulary: str = "train-text+ascii-script-emoji-fallback-v3"  # the rule of kept_pieces_for (a new rule: a new build)
+    head: str = "mean-pool"  # edgehelpers.e5: mean of the token vectors, as e5 was trained
 
     @property
     def short_hash(self) -> str:
@@ -307,7 +325,7 @@ def task(name: str) -> IndicTask:
 
 
 def kept_pieces_for(tokenizer: Any, texts: Sequence[str]) -> set[int]:
-    """The trimming rule: every piece the training text uses, plus the Latin/digit fallback pieces."""
+    """The trimming rule: every piece the training text uses, plus the fallback pieces (ASCII, app scripts, emoji)."""
     return set(pieces_used(tokenizer, texts)) | fallback_pieces(tokenizer)
 
 

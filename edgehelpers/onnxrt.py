@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +10,12 @@ import numpy as np
 
 
 def session(path: str | Path, threads: int = 1, *, spin: bool = True,
-            disabled_optimizers: Sequence[str] = ()) -> Any:
+            disabled_optimizers: Sequence[str] = (), fixed_dims: Mapping[str, int] | None = None) -> Any:
     """A CPU InferenceSession of `path` using `threads` intra-op threads (one inter-op thread).
 
     spin=False stops idle worker threads from busy-waiting: slower to wake, but sessions (or PyTorch)
-    timed in turn no longer steal each other's cores.
+    timed in turn no longer steal each other's cores. fixed_dims (e.g. {"batch": 1, "seq": 32}) fixes
+    named dynamic dimensions, so ORT plans for one shape, as a static-shape file does.
     """
     import onnxruntime as ort
 
@@ -25,6 +26,8 @@ def session(path: str | Path, threads: int = 1, *, spin: bool = True,
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     options.log_severity_level = 3  # errors only: ORT's warnings about unused initializers are noise here
+    for dim, value in (fixed_dims or {}).items():
+        options.add_free_dimension_override_by_name(dim, value)
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"],
                                 disabled_optimizers=list(disabled_optimizers))
 

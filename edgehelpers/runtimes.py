@@ -151,13 +151,14 @@ class OpenVinoRuntime(Runtime):
     """An OpenVINO model compiled for the CPU plugin with a fixed thread count and precision hint.
 
     precision: "f32" (exact), "bf16" (the default on CPUs with AVX512_BF16 or AMX: OpenVINO picks it
-    silently unless told), or None to keep the plugin's own choice.
+    silently unless told), or None to keep the plugin's own choice. static_seq: reshape every input
+    to [1, static_seq] before compiling, so the plugin plans for one shape (inputs must be padded to it).
     """
 
     kind = "openvino"
 
     def __init__(self, path: str | Path, threads: int = 1, precision: str | None = "f32",
-                 name: str = "OpenVINO") -> None:
+                 name: str = "OpenVINO", static_seq: int | None = None) -> None:
         super().__init__(name, path)
         ov = _import("openvino")
         if not Path(path).exists():
@@ -165,7 +166,11 @@ class OpenVinoRuntime(Runtime):
         config: dict[str, Any] = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
         if precision:
             config["INFERENCE_PRECISION_HINT"] = precision
-        self.compiled = ov.Core().compile_model(str(path), "CPU", config)
+        core = ov.Core()
+        model = core.read_model(str(path))
+        if static_seq:
+            model.reshape({p.get_any_name(): [1, static_seq] for p in model.inputs})
+        self.compiled = core.compile_model(model, "CPU", config)
         self.precision = self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()  # e.g. "f32", "bf16"
         self.request = self.compiled.create_infer_request()
         self.inputs = [p.get_any_name() for p in self.compiled.inputs]

@@ -1,7 +1,7 @@
 """Sustained load: run one call for a fixed time and record latency, clock, temperature and energy.
 
 A phone or a fanless board slows down once it is hot, so a short benchmark can flatter it. The
-sensors Linux exposes (cpufreq or /proc/cpuinfo clocks, /sys/class/thermal zones, RAPL energy under
+sensors Linux exposes (cpufreq clocks, /sys/class/thermal zones, RAPL energy under
 /sys/class/powercap) are read where they exist; a virtual machine usually hides most of them, and
 `sensors()` says which ones this machine has. On a virtual machine a slowdown can also come from the
 host giving its cores to other guests: the *steal* time of /proc/stat, recorded for every run, says
@@ -35,14 +35,12 @@ def _read_number(path: str | Path) -> float | None:
 
 
 def cpu_mhz() -> float:
-    """Mean current clock over all cores (cpufreq, else /proc/cpuinfo); nan where the kernel hides it."""
+    """Mean current clock over all cores from cpufreq; nan where the kernel exposes no clock sensor.
+
+    /proc/cpuinfo's "cpu MHz" is not used: on a virtual machine it repeats the nominal clock, which
+    a sustained-load test would misread as a clock that held.
+    """
     values = [v / 1e3 for p in glob.glob(CPUFREQ) if (v := _read_number(p)) is not None]
-    if not values:
-        try:
-            with open("/proc/cpuinfo") as f:
-                values = [float(line.split(":")[1]) for line in f if line.startswith("cpu MHz")]
-        except (OSError, ValueError, IndexError):
-            values = []
     return float(np.mean(values)) if values else float("nan")
 
 

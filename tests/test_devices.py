@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edgehelpers import devices
-from edgehelpers.devices import DEVICES, Device, device, estimate_on, roofline_estimate
+from edgehelpers.devices import DEVICES, Device, compute_bound_above_gbs, device, estimate_on, roofline_estimate
 
 PI4 = Device("Test board", "Cortex-A72", 2.0, 4, 8, 16, False, "LPDDR4", 10.0)
 
@@ -89,3 +89,26 @@ def test_int8_width_follows_dotprod():
             assert d.int8_per_cycle <= 2 * d.fp32_per_cycle, d.name
     assert any(d.dotprod for d in DEVICES) and any(not d.dotprod for d in DEVICES)
     assert devices.device("Raspberry Pi 4").dotprod is False
+
+
+def test_estimate_on_takes_the_bandwidth_one_core_really_streams():
+    chip = estimate_on(PI4, 1e6, 1e8)  # 1e8 bytes at the chip's 10 GB/s: 10 ms
+    one_core = estimate_on(PI4, 1e6, 1e8, bandwidth_gbs=2.5)
+    assert chip.memory_ms == pytest.approx(10.0) and one_core.memory_ms == pytest.approx(40.0)
+    assert one_core.compute_ms == chip.compute_ms
+
+
+def test_compute_bound_above_is_where_the_two_ceilings_meet():
+    ops, moved, peak = 4e9, 2e7, 32.0
+    gbs = compute_bound_above_gbs(ops, moved, peak)
+    at_it = roofline_estimate(ops, moved, peak, gbs)
+    assert at_it.compute_ms == pytest.approx(at_it.memory_ms)
+    assert roofline_estimate(ops, moved, peak, 0.9 * gbs).bound == "memory"
+    with pytest.raises(ValueError):
+        compute_bound_above_gbs(0, moved, peak)
+
+
+def test_budget_phones_without_dot_product_are_listed():
+    cores = {d.core: d for d in DEVICES}
+    assert {"Cortex-A53", "Cortex-A73", "Cortex-A55"} <= set(cores)
+    assert not cores["Cortex-A53"].dotprod and not cores["Cortex-A73"].dotprod

@@ -53,12 +53,23 @@ def test_fertility_counts_pieces_words_and_unknowns(tok):
 
 
 @needs_packages
-def test_fallback_keeps_every_ascii_character_and_no_indic_piece(tok):
+def test_fallback_keeps_ascii_app_script_and_emoji_characters_and_no_indic_word(tok):
     fb = indic.fallback_pieces(tok, top=100)
     vocab = tok.get_vocab()
     assert all(vocab[ch] in fb for ch in "az09.") and vocab["\u2581the"] in fb
-    assert not any(ord(c) > 127 for i in fb for c in tok.convert_ids_to_tokens(i).replace("\u2581", ""))
-    assert len(fb) < 2000
+    assert all(vocab[ch] in fb for ch in "कखाిత😀")  # Devanagari, Telugu, an emoji
+    spelled = [tok.convert_ids_to_tokens(i).replace("\u2581", "") for i in fb]
+    assert all(len(p) == 1 or p.isascii() for p in spelled), "only ASCII pieces may be longer than one character"
+    assert len(fb) < 3000
+
+
+@needs_packages
+def test_trimmed_vocabulary_spells_unseen_app_words_and_emoji_without_unk(tok):
+    small = indic.trim_tokenizer(tok, indic.kept_pieces_for(tok, TEXTS))
+    unseen = ["పుస్తకం చదివాను 😀", "नवीन चित्रपट 👍"]  # words and emoji absent from TEXTS
+    ids = small(unseen, add_special_tokens=False)["input_ids"]
+    assert all(small.unk_token_id not in row for row in ids)
+    assert sum(map(len, ids)) > sum(map(len, tok(unseen, add_special_tokens=False)["input_ids"]))  # spelled out
 
 
 @needs_packages

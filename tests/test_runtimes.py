@@ -80,6 +80,20 @@ def test_openvino_adapter_matches_and_keeps_fp32_weights_unless_asked(tiny, toke
     assert rt.size_bytes == xml.stat().st_size + xml.with_suffix(".bin").stat().st_size
 
 
+def test_static_shape_sessions_match_on_padded_input_and_refuse_other_lengths(tiny, tokenizer, tmp_path):
+    pytest.importorskip("openvino")
+    model, _, onnx_path = tiny
+    padded = dict(tokenizer(["cricket team wins"], padding="max_length", max_length=12, return_tensors="np"))
+    ref = _reference(model, padded)
+    xml = convert.to_openvino(onnx_path, tmp_path / "m.xml")
+    static = {"ORT": runtimes.load("onnxruntime", onnx_path, fixed_dims={"batch": 1, "seq": 12}),
+              "OpenVINO": runtimes.load("openvino", xml, static_seq=12)}
+    for name, rt in static.items():
+        np.testing.assert_allclose(rt.run(padded), ref, atol=1e-4, err_msg=name)
+        with pytest.raises(Exception):  # a static shape takes exactly its own length
+            rt.run(_feed(tokenizer, "a much longer headline than twelve pieces can hold, surely"))
+
+
 def test_nncf_int8_stays_close_and_refuses_empty_calibration(tiny, tokenizer, tmp_path):
     pytest.importorskip("nncf")
     model, _, onnx_path = tiny

@@ -198,11 +198,11 @@ def test_rapl_unreadable_text_is_none(tmp_path, monkeypatch):
     assert sustain.rapl_joules() is None
 
 
-def test_cpu_mhz_falls_back_to_proc_cpuinfo(tmp_path, monkeypatch):
+def test_cpu_mhz_ignores_the_nominal_clock_of_proc_cpuinfo(tmp_path, monkeypatch):
     monkeypatch.setattr(sustain, "CPUFREQ", str(tmp_path / "cpu*" / "scaling_cur_freq"))
     cpuinfo = "processor\t: 0\ncpu MHz\t\t: 2000.000\nprocessor\t: 1\ncpu MHz\t\t: 3000.000\n"
     monkeypatch.setattr(sustain, "open", lambda *a, **k: io.StringIO(cpuinfo), raising=False)
-    assert sustain.cpu_mhz() == pytest.approx(2500.0)
+    assert math.isnan(sustain.cpu_mhz())  # a VM's cpuinfo repeats the nominal clock: not a sensor
 
 
 def test_cpu_mhz_is_nan_when_nothing_is_readable(tmp_path, monkeypatch):

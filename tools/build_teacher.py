@@ -1,6 +1,6 @@
 """Build the book's shared teacher into the cache (once), before the notebooks run.
 
-`make teacher` (a prerequisite of `make notebooks`) runs this, so the teacher's few minutes of
+`make teacher` (a prerequisite of `make notebooks`) runs this, so the teacher's minutes of
 fine-tuning are a stage of their own and not part of any chapter's time budget. A cached teacher
 is loaded, not rebuilt. Run from the repository root: python tools/build_teacher.py
 """
