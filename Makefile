@@ -23,6 +23,9 @@ HTML := $(BUILD)/html
 # too) inside 90 minutes
 NB_BUDGET_S ?= 420
 NB_TOTAL_BUDGET_S ?= 3200
+# `make test` also runs every exercise's folded solution after its chapter, in the chapter's kernel
+# (tools/exercise_solutions.py), and holds each chapter's solutions to this budget: solutions stay small
+SOLUTIONS_BUDGET_S ?= 150
 MATHJAX_VERSION := 3.2.2
 STAMP := $(VENV)/.setup-done
 # marks when each stage begins and ends in $(BUILD)/stages.log; `.ci/run` prints the times at the end
@@ -79,11 +82,12 @@ notebooks: setup teacher conversions indic
 	@$(STAGE) begin notebooks
 	rm -rf $(SRC) $(CLAIMS_LOG) && mkdir -p $(SRC)
 	cp -r _config.yml _toc.yml book notebooks tools $(SRC)/
+	$(if $(RUN_SOLUTIONS),$(BIN)/python tools/exercise_solutions.py $(SRC)/notebooks/*.ipynb)
 	# each notebook once, in place; fails one that runs over NB_BUDGET_S (a cell over it is stopped
 	# by nbmake) or all together over NB_TOTAL_BUDGET_S; times: table at the end and $(BUILD)/notebook-times.json.
 	# The speed claims' margins go to $(BUILD)/claims.json, the thinnest printed, pass or fail
 	EDGEHELPERS_CLAIMS_LOG=$(CLAIMS_LOG) $(BIN)/python -m pytest --nbmake --overwrite --nbmake-timeout=$(NB_BUDGET_S) \
-	  -p tools.notebook_budget --notebook-budget=$(NB_BUDGET_S) \
+	  -p tools.notebook_budget --notebook-budget=$(NB_BUDGET_S) --solutions-budget=$(SOLUTIONS_BUDGET_S) \
 	  --notebooks-total-budget=$(NB_TOTAL_BUDGET_S) --notebook-times=$(BUILD)/notebook-times.json \
 	  $(SRC)/notebooks; rc=$$?; \
 	  $(BIN)/python tools/claims_report.py $(CLAIMS_LOG) $(BUILD)/claims.json; exit $$rc
@@ -113,6 +117,8 @@ browser: setup
 	BOOK_HTML=$(HTML) BOOK_REQUIRE=1 $(BIN)/python -m pytest tests -m browser -q
 	@$(STAGE) end browser
 
+# the test also runs the folded solutions of every exercise (RUN_SOLUTIONS reaches the notebooks step)
+test: RUN_SOLUTIONS = 1
 test: unit book browser
 
 clean:

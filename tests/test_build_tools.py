@@ -1,5 +1,5 @@
-"""tools/stages.py (stage times and budgets at the end of a CI run) and tools/cell_times.py
-(where a notebook's time goes)."""
+"""tools/stages.py (stage times and budgets at the end of a CI run), tools/cell_times.py (where a
+notebook's time goes) and tools/exercise_solutions.py (every folded solution runs in `make test`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import cell_times, stages
+from tools import cell_times, exercise_solutions, stages
 
 
 def test_stage_times_with_failed_and_over_budget_stages(tmp_path: Path) -> None:
@@ -50,13 +50,16 @@ def test_cell_times_from_nbclient_metadata(tmp_path: Path) -> None:
         cell("slow()", "2026-12-01T10:00:01.000000Z", "2026-12-01T10:01:31.000000Z"),
         {"cell_type": "code", "source": "never_run()", "metadata": {}, "outputs": []},
     ]}
+    notebook["cells"][2]["metadata"]["tags"] = ["remove-cell", "exercise-solution"]
     rows = cell_times.cell_times(notebook)
-    assert rows == [{"cell": 1, "seconds": 0.5, "first_line": "fast = 1"},
-                    {"cell": 2, "seconds": 90.0, "first_line": "slow()"}]
+    assert rows == [{"cell": 1, "seconds": 0.5, "first_line": "fast = 1", "tags": []},
+                    {"cell": 2, "seconds": 90.0, "first_line": "slow()", "tags": ["remove-cell", "exercise-solution"]}]
     path = tmp_path / "nb.ipynb"
     path.write_text(json.dumps(notebook), encoding="utf-8")
     assert [r["cell"] for r in cell_times.slowest(path, top=1)] == [2]
     assert cell_times.slowest(tmp_path / "missing.ipynb") == []
+    assert cell_times.tagged_seconds(path, "exercise-solution") == 90.0
+    assert cell_times.tagged_seconds(path, "other") == 0 == cell_times.tagged_seconds(tmp_path / "missing.ipynb", "x")
 
 
 def test_ledger_diff_flags_accuracy_moves_beyond_the_interval(tmp_path: Path) -> None:
@@ -83,3 +86,96 @@ def test_ledger_diff_flags_accuracy_moves_beyond_the_interval(tmp_path: Path) ->
     assert diff["only_before"] == [("03", "gone")] and diff["only_after"] == [("04", "new")]
     text = ledger_diff.report(diff)
     assert "moved beyond half their 95% interval: 1" in text and "BEYOND NOISE" in text and "03/gone" in text
+
+
+# --------------------------------------------------------------------------------------------
+# tools/exercise_solutions.py
+
+def _md(text: str) -> dict:
+    return {"cell_type": "markdown", "metadata": {}, "source": text}
+
+
+def _code(text: str) -> dict:
+    return {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": text}
+
+
+SOLUTION = ":::{admonition} Solution\n:class: dropdown\n\n```python\n%s\n```\n\nWhy.\n:::\n\n### Exercise 1.2: next\n"
+
+
+def _chapter(solution_code: str) -> dict:
+    return {"cells": [
+        _md("### Exercise 1.1: double it"),
+        _code('answer = None  # a number\nbase = 21\nexercises.check("1.1", answer, base=base)'),
+        _md(SOLUTION % solution_code),
+    ]}
+
+
+class _Checks:
+    """A stand-in for edgehelpers.exercises: exercise 1.1's answer is twice `base`."""
+
+    @staticmethod
+    def check(exercise, answer, *, base):
+        from edgehelpers.exercises import Verdict
+
+        if answer is None:
+            return Verdict(exercise, None, "no answer")
+        return Verdict(exercise, answer == 2 * base, f"expected {2 * base}")
+
+
+def _run_cell(cell: dict) -> dict:
+    namespace = {"exercises": _Checks()}
+    exec(compile(cell["source"], "<solution cell>", "exec"), namespace)
+    return namespace
+
+
+def test_solution_runs_after_the_check_cells_set_up_and_must_pass(tmp_path: Path) -> None:
+    found = exercise_solutions.solutions(_chapter("answer = 2 * base  # base comes from the check cell"))
+    assert [(s.exercise, s.setup, s.code) for s in found] == [
+        ("1.1", "answer = None\nbase = 21", "answer = 2 * base  # base comes from the check cell")]
+    cell = exercise_solutions.solution_cell(found[0])
+    assert {"remove-cell", "exercise-solution"} <= set(cell["metadata"]["tags"])
+    assert _run_cell(cell)["_verdict"].ok is True
+    wrong = exercise_solutions.solution_cell(exercise_solutions.solutions(_chapter("answer = base"))[0])
+    with pytest.raises(AssertionError, match="exercise 1.1 fails its own check.*expected 42"):
+        _run_cell(wrong)
+    silent = exercise_solutions.solution_cell(exercise_solutions.solutions(_chapter("x = 1"))[0])
+    with pytest.raises(AssertionError, match="no answer"):  # a solution that never sets `answer` fails too
+        _run_cell(silent)
+
+
+def test_append_solutions_to_a_copy_once(tmp_path: Path) -> None:
+    path = tmp_path / "01_x.ipynb"
+    path.write_text(json.dumps(_chapter("answer = 42")), encoding="utf-8")
+    assert exercise_solutions.append_solutions(path) == ["1.1"]
+    assert exercise_solutions.append_solutions(path) == ["1.1"]  # again: replaced, not doubled
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    assert len(cells) == 4 and cells[-1]["id"] == "solution-1-1"
+    assert exercise_solutions.main([str(path)]) == 0 and exercise_solutions.main([]) == 2
+
+
+def test_solutions_that_cannot_run_are_refused() -> None:
+    prose = _chapter("x")
+    prose["cells"][2] = _md(":::{admonition} Solution\n:class: dropdown\n\nDo it by hand.\n:::\n")
+    with pytest.raises(ValueError, match="no ```python block"):
+        exercise_solutions.solutions(prose)
+    missing = _chapter("x")
+    missing["cells"][2] = _md("Some text.")
+    with pytest.raises(ValueError, match="must be the folded solution"):
+        exercise_solutions.solutions(missing)
+    late = _chapter("answer = 42")
+    late["cells"][1] = _code('answer = None\nexercises.check("1.1", answer, base=21)\nprint("done")')
+    with pytest.raises(ValueError, match="must end with the `exercises.check"):
+        exercise_solutions.solutions(late)
+
+
+@pytest.mark.parametrize("nb_path", sorted(Path(__file__).resolve().parents[1].joinpath("notebooks").glob("*.ipynb")),
+                         ids=lambda p: p.stem)
+def test_every_chapter_solution_is_code_the_test_can_run(nb_path: Path) -> None:
+    """Each exercise of a chapter has a runnable solution (make test executes them after the chapter)."""
+    notebook = json.loads(nb_path.read_text(encoding="utf-8"))
+    found = exercise_solutions.solutions(notebook)
+    ids = exercise_solutions.CHECK_RE.findall("".join(_src for c in notebook["cells"] if c["cell_type"] == "code"
+                                                      for _src in c["source"]))
+    assert [s.exercise for s in found] == ids
+    for sol in found:
+        compile(exercise_solutions.solution_cell(sol)["source"], f"{nb_path.name} {sol.exercise}", "exec")

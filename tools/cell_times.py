@@ -21,7 +21,7 @@ def _stamp(value: str) -> _dt.datetime:
 
 
 def cell_times(notebook: dict) -> list[dict]:
-    """[{cell, seconds, first_line}] for every code cell with recorded timing, in notebook order."""
+    """[{cell, seconds, first_line, tags}] for every code cell with recorded timing, in notebook order."""
     rows = []
     for index, cell in enumerate(notebook.get("cells", [])):
         if cell.get("cell_type") != "code":
@@ -35,17 +35,25 @@ def cell_times(notebook: dict) -> list[dict]:
         source = "".join(source) if isinstance(source, list) else source
         first = next((line.strip() for line in source.splitlines() if line.strip() and not line.startswith("#")), "")
         rows.append({"cell": index, "seconds": round((_stamp(end) - _stamp(start)).total_seconds(), 2),
-                     "first_line": first[:80]})
+                     "first_line": first[:80], "tags": list(cell.get("metadata", {}).get("tags", []))})
     return rows
+
+
+def _read(path: str | Path) -> dict:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def slowest(path: str | Path, top: int = 5) -> list[dict]:
     """The `top` slowest code cells of an executed notebook file ([] if it has no timings)."""
-    try:
-        notebook = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    return sorted(cell_times(notebook), key=lambda r: -r["seconds"])[:top]
+    return sorted(cell_times(_read(path)), key=lambda r: -r["seconds"])[:top]
+
+
+def tagged_seconds(path: str | Path, tag: str) -> float:
+    """The run time of the code cells tagged `tag` in an executed notebook file (0 if none)."""
+    return sum(r["seconds"] for r in cell_times(_read(path)) if tag in r["tags"])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,15 +2,19 @@
 
 Load it with `-p tools.notebook_budget` (from the repository root). Options:
 
---notebook-budget=SECONDS         fail a notebook whose run took longer, even when no single cell
+--notebook-budget=SECONDS         fail a notebook whose chapter took longer, even when no single cell
                                   hit nbmake's per-cell timeout (0: no per-notebook budget)
+--solutions-budget=SECONDS        fail a notebook whose appended exercise solutions (cells tagged
+                                  `exercise-solution`, tools/exercise_solutions.py) took longer
+                                  (0: no budget)
 --notebooks-total-budget=SECONDS  fail when all notebooks together take longer (default 3200, the Makefile's)
 --notebook-times=PATH             where to write the times as JSON
                                   (default: _build/notebook-times.json under the rootdir)
 
 At the end of the session it prints a table of every notebook's run time and the total, and
 writes the same to the JSON file. The time of a notebook is the wall time of its test's call
-phase, which is where nbmake executes it.
+phase, which is where nbmake executes it; when `make test` appended the exercise solutions, their
+cells' time is reported apart and the chapter's time is the rest. The total budget covers both.
 
 It also lets nbmake run notebooks under `_build/` when they are named on the command line (the
 book executes its copies in `_build/src`; nbmake alone skips every path containing `_build`).
@@ -27,6 +31,7 @@ from pathlib import Path
 import pytest
 
 DEFAULT_TOTAL_BUDGET_S = 3200.0
+SOLUTION_TAG = "exercise-solution"  # tools/exercise_solutions.TAG
 NOTEBOOK_ENV = "EDGEHELPERS_NOTEBOOK"  # edgehelpers.claims.NOTEBOOK_ENV (not imported: no package needed here)
 
 
@@ -38,6 +43,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=0.0,
         metavar="SECONDS",
         help="fail a notebook that runs longer than this (0: no per-notebook budget)",
+    )
+    group.addoption(
+        "--solutions-budget",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="fail a notebook whose appended exercise solutions run longer than this (0: no budget)",
     )
     group.addoption(
         "--notebooks-total-budget",
@@ -63,6 +75,15 @@ def _slowest_cells(path: Path, top: int = 3) -> list[dict]:
     return slowest(path, top)
 
 
+def _solution_seconds(path: Path) -> float:
+    """The time the appended exercise solutions took in an executed notebook (0 if none or unknown)."""
+    try:
+        from tools.cell_times import tagged_seconds
+    except ImportError:
+        return 0.0
+    return tagged_seconds(path, SOLUTION_TAG)
+
+
 def _is_notebook(item: pytest.Item) -> bool:
     return Path(str(getattr(item, "path", getattr(item, "fspath", "")))).suffix == ".ipynb"
 
@@ -71,6 +92,7 @@ class NotebookBudget:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.budget = float(config.getoption("--notebook-budget") or 0.0)
+        self.solutions_budget = float(config.getoption("--solutions-budget") or 0.0)
         self.total_budget = float(config.getoption("--notebooks-total-budget") or 0.0)
         out = config.getoption("--notebook-times")
         self.out = Path(out) if out else Path(config.rootpath) / "_build" / "notebook-times.json"
@@ -108,13 +130,19 @@ class NotebookBudget:
         if call.when != "call" or not _is_notebook(item):
             return
         report: pytest.TestReport = outcome.get_result()
-        seconds = call.duration
-        self.total += seconds
+        solutions = min(_solution_seconds(Path(str(item.path))), call.duration)
+        seconds = call.duration - solutions  # the chapter's own time
+        self.total += call.duration
         reasons = []
         if self.budget > 0 and seconds > self.budget:
             reasons.append(
                 f"notebook {self._name(item)} ran {seconds:.1f} s, over its budget of "
                 f"{self.budget:.0f} s (--notebook-budget)"
+            )
+        if self.solutions_budget > 0 and solutions > self.solutions_budget:
+            reasons.append(
+                f"the exercise solutions of {self._name(item)} ran {solutions:.1f} s, over their budget of "
+                f"{self.solutions_budget:.0f} s (--solutions-budget): keep solutions small"
             )
         if self.total_budget > 0 and self.total > self.total_budget and not self.total_exceeded:
             self.total_exceeded = True
@@ -131,8 +159,10 @@ class NotebookBudget:
             {
                 "notebook": self._name(item),
                 "seconds": round(seconds, 2),
+                "solutions_seconds": round(solutions, 2),
                 "outcome": report.outcome,
-                "over_budget": bool(self.budget > 0 and seconds > self.budget),
+                "over_budget": bool(self.budget > 0 and seconds > self.budget)
+                or bool(self.solutions_budget > 0 and solutions > self.solutions_budget),
                 # where the time went (from the executed copy nbmake --overwrite wrote back)
                 "slowest_cells": _slowest_cells(Path(str(item.path))),
             }
@@ -141,6 +171,7 @@ class NotebookBudget:
     def summary(self) -> dict:
         return {
             "budget_s": self.budget or None,
+            "solutions_budget_s": self.solutions_budget or None,
             "total_budget_s": self.total_budget or None,
             "total_s": round(self.total, 2),
             "total_over_budget": bool(self.total_budget > 0 and self.total > self.total_budget),
@@ -156,12 +187,14 @@ class NotebookBudget:
         tr.section("notebook run times")
         width = max(len("notebook"), *(len(r["notebook"]) for r in self.rows))
         budget = f"{self.budget:.0f} s" if self.budget > 0 else "none"
-        tr.write_line(f"{'notebook':<{width}}  {'seconds':>8}  outcome   (budget {budget} each)")
+        solutions = f"{self.solutions_budget:.0f} s" if self.solutions_budget > 0 else "none"
+        tr.write_line(f"{'notebook':<{width}}  {'seconds':>8}  {'solutions':>9}  outcome   "
+                      f"(budget {budget} each, solutions {solutions} each)")
         for r in self.rows:
             flag = "  OVER BUDGET" if r["over_budget"] else ""
             cells = ", ".join(f"cell {c['cell']} {c['seconds']:.0f} s" for c in r.get("slowest_cells", []))
-            tr.write_line(f"{r['notebook']:<{width}}  {r['seconds']:>8.1f}  {r['outcome']:<8}{flag}"
-                          + (f"  (slowest: {cells})" if cells else ""))
+            tr.write_line(f"{r['notebook']:<{width}}  {r['seconds']:>8.1f}  {r['solutions_seconds']:>9.1f}  "
+                          f"{r['outcome']:<8}{flag}" + (f"  (slowest: {cells})" if cells else ""))
         total_budget = f"{self.total_budget:.0f} s" if self.total_budget > 0 else "none"
         flag = "  OVER BUDGET" if self.summary()["total_over_budget"] else ""
         tr.write_line(f"{'total':<{width}}  {self.total:>8.1f}  (budget {total_budget}){flag}")
