@@ -386,7 +386,7 @@ def _kept_with_bengali(exercise: str, answer: Any, *, tokenizer: Any, texts: Seq
 
     truth = len(kept_pieces_for(tokenizer, texts))
     return Verdict(exercise, int(answer) == truth, f"{truth:,} pieces: every piece the text uses, plus the "
-                   "Latin/digit fallback.")
+                   "fallback pieces (indic.fallback_pieces).")
 
 
 @_exercise("8.2")
@@ -401,24 +401,15 @@ def _one_language(exercise: str, answer: Any, *, tokenizer: Any, texts: Sequence
 
 
 @_exercise("8.3")
-def _four_bit_everything(exercise: str, answer: Any, *, int8_path: Any, fp32_path: Any, tokenizer: Any,
-                         texts: Sequence[str], labels: Any) -> Verdict:
-    """Whether 4-bit weights and embeddings are smaller than INT8 and within 1 point of its accuracy."""
-    import tempfile
-    from pathlib import Path
-
-    from edgehelpers import runtimes
-    from edgehelpers.accuracy import compare
-    from edgehelpers.quant import weight_only
+def _four_bit_everything(exercise: str, answer: Any, *, q4_path: Any, pred_q4: Any, int8_path: Any, pred_int8: Any,
+                         labels: Any) -> Verdict:
+    """Whether the 4-bit file is smaller than the INT8 one and within 1 point of its accuracy (paired)."""
     from edgehelpers.size import size_on_disk
 
-    with tempfile.TemporaryDirectory() as tmp:
-        q4 = weight_only(fp32_path, Path(tmp) / "q4.onnx", bits=4, embedding_bits=4)
-        q4_bytes = size_on_disk(q4)
-        pred_q4 = runtimes.logits(runtimes.load("onnxruntime", q4, threads=1), tokenizer, texts).argmax(1)
-    pred_int8 = runtimes.logits(runtimes.load("onnxruntime", int8_path, threads=1), tokenizer, texts).argmax(1)
-    int8_bytes = size_on_disk(int8_path)
-    d = compare(pred_q4, pred_int8, labels)
+    if q4_path is None or pred_q4 is None:
+        raise ValueError("pass q4_path= (your 4-bit ONNX file) and pred_q4= (its predictions on the test texts)")
+    q4_bytes, int8_bytes = size_on_disk(q4_path), size_on_disk(int8_path)
+    d = _paired(exercise, pred_q4, pred_int8, labels)
     truth = q4_bytes < int8_bytes and d.no_worse_than(0.01)
     return Verdict(exercise, bool(answer) == truth, f"4-bit {q4_bytes / 1e6:.1f} MB against INT8 {int8_bytes / 1e6:.1f} MB; "
                    f"accuracy 4-bit minus INT8 {d}: {d.verdict(0.01)}.")

@@ -165,16 +165,18 @@ def test_markdown_source_escapes_pipes_and_checks_widths():
         markdown_source(["a", "b"], [["only one"]])
 
 
-def test_exercise_four_bit_check_measures_both_files(tokenizer, tiny_bert, tmp_path, one_thread):
-    from edgehelpers.onnx_export import export_onnx
-    from edgehelpers.quant import int8_dynamic
-
-    fp32 = export_onnx(tiny_bert(hidden_size=32), tokenizer, tmp_path / "tiny.onnx")
-    int8 = int8_dynamic(fp32, tmp_path / "tiny.int8.onnx")
-    texts = ["a headline", "another one about sports", "markets fell today"] * 4
-    labels = np.arange(len(texts)) % 3
-    kw = dict(int8_path=int8, fp32_path=fp32, tokenizer=tokenizer, texts=texts, labels=labels)
-    first = exercises.check("8.3", True, **kw)
-    assert first.ok is not None and "4-bit" in first.message
-    truth = bool(first.ok)  # True was right exactly when the truth is True
-    assert exercises.check("8.3", truth, **kw).ok and not exercises.check("8.3", not truth, **kw).ok
+def test_exercise_four_bit_check_compares_sizes_and_paired_accuracy(tmp_path):
+    small, large = tmp_path / "q4.onnx", tmp_path / "int8.onnx"
+    small.write_bytes(b"x" * 10)
+    large.write_bytes(b"x" * 20)
+    labels = np.arange(300) % 3
+    same, worse = labels.copy(), labels.copy()
+    worse[:60] = (worse[:60] + 1) % 3  # 20 points worse
+    kw = dict(q4_path=small, int8_path=large, pred_int8=labels, labels=labels)
+    assert exercises.check("8.3", True, pred_q4=same, **kw).ok  # smaller and no worse
+    assert exercises.check("8.3", False, pred_q4=worse, **kw).ok  # smaller, but worse
+    assert exercises.check("8.3", False, pred_q4=same, **{**kw, "q4_path": large, "int8_path": small}).ok  # larger
+    v = exercises.check("8.3", True, pred_q4=worse, **kw)
+    assert not v.ok and "4-bit" in v.message
+    with pytest.raises(ValueError, match="q4_path="):
+        exercises.check("8.3", True, pred_q4=None, **kw)
