@@ -1,4 +1,9 @@
-"""The book's recurring figures: roofline, scaling with fitted power laws, and Pareto fronts.
+"""The book's figure style and recurring figures: roofline, scaling with fitted power laws, Pareto fronts.
+
+`book_style()` sizes figures and fonts for the rendered page: call it once after importing
+matplotlib. A figure at most `BOOK_WIDTH_IN` wide is shown at its natural size in the page's
+column (at 1280 px), so its text, never smaller than `FONT_PT`, reads like the page's small print.
+Put side-by-side panels under one another instead of making a figure wider.
 
 Each function returns its matplotlib Figure and never calls `plt.show()`. In a notebook the figure
 shows once at the end of the cell: assign it (`fig = pareto(...)`) or end the line with `;`, since a
@@ -15,7 +20,23 @@ import numpy as np
 
 from .fitting import PowerLaw
 
-FIGSIZE = (6.5, 4.2)  # inches: fills the book's text width without shrinking the labels
+# The inline backend draws at 100 dpi; the page's column is about 750 px wide at a 1280 px window
+# (measured in Chromium; tests/test_book_render.py fails on a figure shrunk by over 1.5x)
+BOOK_WIDTH_IN = 7.2  # inches: 720 px, shown unshrunk
+FONT_PT = 10  # points: 14 px at 100 dpi, the size of the page's small print (code, tables)
+FIGSIZE = (6.5, 4.2)  # inches: the default figure
+
+
+def book_style() -> None:
+    """Set matplotlib's defaults to the book's figure size and fonts (readable at page width)."""
+    import matplotlib as mpl
+
+    mpl.rcParams.update({
+        "figure.figsize": FIGSIZE, "figure.dpi": 100, "savefig.dpi": 100,
+        "font.size": FONT_PT, "axes.titlesize": FONT_PT + 1, "axes.labelsize": FONT_PT,
+        "xtick.labelsize": FONT_PT, "ytick.labelsize": FONT_PT, "legend.fontsize": FONT_PT,
+        "legend.title_fontsize": FONT_PT, "figure.titlesize": FONT_PT + 2,
+    })
 
 
 def _axes(ax: Any) -> tuple[Any, Any]:
@@ -73,12 +94,11 @@ def roofline(
         unit = "GOP/s" if "INT" in name.upper() else "GFLOP/s"  # integer peaks count operations, not FLOPs
         ax.loglog([ridge, x_hi], [peak, peak], color=color, lw=2, label=f"{name}: {peak:.3g} {unit}")
         ax.plot([ridge], [peak], "o", color=color, ms=6)
-        ax.annotate(f"ridge {ridge:.2g} FLOP/B", (ridge, peak), textcoords="offset points", xytext=(4, -12),
-                    fontsize=8, color=color)
+        ax.annotate(f"ridge {ridge:.2g} FLOP/B", (ridge, peak), textcoords="offset points", xytext=(4, -12), color=color)
     for i, (label, x, y) in enumerate(sorted(pts, key=lambda p: p[1])):
         ax.plot([x], [y], "D", color="tab:red", ms=6)
         # alternate labels above and below, so neighbouring points don't print over each other
-        ax.annotate(label, (x, y), textcoords="offset points", xytext=(5, 6 if i % 2 == 0 else -14), fontsize=9)
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(5, 6 if i % 2 == 0 else -14))
     y_lo = min([bandwidth_gbs * x_lo] + [y for _, _, y in pts]) / 2
     ax.set_xlim(x_lo, x_hi)
     ax.set_ylim(y_lo, top * 2)
@@ -86,7 +106,7 @@ def roofline(
     ax.set_ylabel("performance (GFLOP/s, or GOP/s for integer peaks)")
     ax.set_title("Roofline")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right")
     return fig
 
 
@@ -139,7 +159,7 @@ def scaling(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend()
     return fig
 
 
@@ -161,7 +181,7 @@ def pareto_front(points: Sequence[tuple[str, float, float]], higher_is_better: b
     return [label for label, _, _ in sorted(front, key=lambda p: (p[1], -sign * p[2]))]
 
 
-def _place_labels(ax: Any, pts: Sequence[tuple[str, float, float]], fontsize: float = 8) -> None:
+def _place_labels(ax: Any, pts: Sequence[tuple[str, float, float]], fontsize: float = FONT_PT) -> None:
     """Annotate each point with its label, moving a label that would overlap one placed earlier."""
     scale = ax.figure.dpi / 72  # display pixels per point
     height = 1.25 * fontsize * scale
@@ -222,7 +242,7 @@ def pareto(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend()
     ax.autoscale_view()
     _place_labels(ax, pts)
     return fig
@@ -256,11 +276,11 @@ def waterfall(start: tuple[str, float], steps: Sequence[tuple[str, float]], *, y
         ax.bar(i, after - before, bottom=before, color=colour)
         ax.plot([i - 1.4, i + 0.4], [before, before], color="0.3", lw=0.6)  # connector from the last level
         ax.annotate(fmt.format(after - before) if after < before else "+" + fmt.format(after - before),
-                    (i, max(before, after)), ha="center", va="bottom", fontsize=7)
+                    (i, max(before, after)), ha="center", va="bottom")
     ax.bar(len(values), values[-1], color="tab:blue")
-    ax.annotate(fmt.format(values[0]), (0, values[0]), ha="center", va="bottom", fontsize=7)
-    ax.annotate(fmt.format(values[-1]), (len(values), values[-1]), ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
+    ax.annotate(fmt.format(values[0]), (0, values[0]), ha="center", va="bottom")
+    ax.annotate(fmt.format(values[-1]), (len(values), values[-1]), ha="center", va="bottom")
+    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
     ax.set_ylabel(ylabel)
     ax.grid(True, axis="y", alpha=0.3)
     return fig
@@ -297,5 +317,5 @@ def bubble_pareto(points: Sequence[tuple[str, str, float, float, float | None]],
     ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.3)
     _place_labels(ax, [p for p in pts if p[0] in front])
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(loc="lower right")
     return fig, front

@@ -5,6 +5,8 @@ For every page in `_toc.yml` (and every chapter notebook must be one):
 - the page loads with no uncaught JavaScript error, no console error and no failed request;
 - no notebook cell shows an error or a traceback;
 - every <img> has loaded, and a chapter that plots shows its figures;
+- on a chapter page, every code cell shows whole (no sideways scrolling; the column holds the
+  line length tools/format_notebooks.py formats to), and no figure is shrunk by more than 1.5x;
 - math is rendered by the book's own MathJax: no raw `$$`/`\\(`/`\\[` left, no MathJax error;
 - a full-page screenshot is saved under `_build/screenshots/`.
 
@@ -77,6 +79,9 @@ CHROME_FLAGS = [
 PAGE_TIMEOUT_S = 60  # generous: CI machines are small and shared
 SCRIPT_TIMEOUT_S = 120
 MAX_SCREENSHOT_HEIGHT = 20000  # CSS pixels
+# a figure drawn wider than the page is scaled down, and its labels with it: past this factor a
+# 10-point label (14 px at the inline backend's 100 dpi) falls under about 9 px
+MAX_FIGURE_SHRINK = 1.5
 PLOT_CODE_RE = re.compile(r"\bplt\.(?:show|plot|subplots|figure|savefig|imshow|bar|scatter)\(|\.plot\(|plot_\w+\(")
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
 EXTERNAL_SCHEMES = ("http", "https", "mailto", "ftp", "tel", "javascript", "data")
@@ -336,6 +341,21 @@ function rawMath(root) {
   }
   return found;
 }
+function codeFit(root) {
+  // every code cell's source: how many characters its column shows, and whether it scrolls sideways
+  return Array.prototype.map.call(root.querySelectorAll('div.cell_input div.highlight pre'), function (pre) {
+    var style = getComputedStyle(pre);
+    var probe = document.createElement('span');
+    probe.textContent = 'x'.repeat(100);
+    pre.appendChild(probe);
+    var charWidth = probe.getBoundingClientRect().width / 100;
+    pre.removeChild(probe);
+    var inner = pre.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    var longest = (pre.textContent || '').split('\n').reduce(function (a, b) { return b.length > a.length ? b : a; }, '');
+    return {chars: Math.floor(inner / charWidth), scrolls: pre.scrollWidth > pre.clientWidth + 1,
+            longest: longest.slice(0, 100), fontSize: style.fontSize};
+  });
+}
 function pageLoaded(deadline) {
   // on a loaded machine the driver can hand back control before the new document exists
   if ((document.readyState === 'complete' && document.body) || Date.now() > deadline) return Promise.resolve();
@@ -349,8 +369,9 @@ pageLoaded(Date.now() + 20000).then(function () { return mathjaxReady(Date.now()
     errors: window.__bookErrors || [],
     images: Array.prototype.map.call(document.images, function (i) {
       return {src: i.currentSrc || i.src, complete: i.complete, width: i.naturalWidth,
-              inOutput: !!i.closest('.cell_output')};
+              shownWidth: i.getBoundingClientRect().width, inOutput: !!i.closest('.cell_output')};
     }),
+    code: codeFit(main),
     tracebacks: Array.prototype.map.call(main.querySelectorAll('.output.traceback, .output.error'), text),
     stderr: Array.prototype.map.call(main.querySelectorAll('.output.stderr'), text),
     mathElements: main.querySelectorAll('.math').length,
@@ -417,6 +438,29 @@ def _capped(what: str, items: list[str], limit: int = 5) -> list[str]:
     return lines
 
 
+def _layout_problems(report: dict) -> list[str]:
+    """Code cut off at the page's edge, and figures shrunk to illegibility, on a chapter page."""
+    from tools.format_notebooks import LINE_LENGTH
+
+    problems = []
+    code = report.get("code", [])
+    narrow = sorted({c["chars"] for c in code if c["chars"] < LINE_LENGTH})
+    if narrow:
+        problems.append(f"the code column shows only {narrow[0]} characters at this window width, fewer than the "
+                        f"{LINE_LENGTH} tools/format_notebooks.py formats to (font size {code[0]['fontSize']}: "
+                        "see _static/book.css)")
+    problems += [f"a code cell scrolls sideways (the page cuts it off); its longest line: {c['longest']!r}"
+                 for c in code if c["scrolls"]][:5]
+    for image in report["images"]:
+        if image["inOutput"] and image["width"] > 0 and image["shownWidth"] > 0:
+            shrink = image["width"] / image["shownWidth"]
+            if shrink > MAX_FIGURE_SHRINK:
+                problems.append(f"a figure is shrunk {shrink:.2f}x to fit the page ({image['width']} px drawn, "
+                                f"{image['shownWidth']:.0f} px shown; at most {MAX_FIGURE_SHRINK}x): its labels become "
+                                f"too small to read; draw it narrower or stack its panels ({image['src'][-60:]})")
+    return problems
+
+
 @pytest.mark.parametrize("docname", toc_docnames())
 def test_page_renders(docname, site, browser, screenshots_dir):
     page = page_of(docname)
@@ -452,6 +496,7 @@ def test_page_renders(docname, site, browser, screenshots_dir):
     problems += [f"image did not load: {src}" for src in broken]
 
     if docname.startswith("notebooks/"):
+        problems += _layout_problems(report)
         want, why = figure_expectation(docname)
         shown = sum(1 for i in report["images"] if i["inOutput"] and i["complete"] and i["width"] > 0)
         if shown < want:

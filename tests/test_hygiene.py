@@ -195,6 +195,24 @@ def test_config_keeps_execution_off_and_one_repository_url():
     assert not (ROOT / "_static").exists() or not list((ROOT / "_static").rglob("*mathjax*")), (
         "MathJax must not live in _static/: Jupyter Book adds every .js file there to every page"
     )
+    scripts = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "_static").rglob("*.js"))
+    assert not scripts, f"no JavaScript in _static/ (Jupyter Book loads every .js file there on every page): {scripts}"
+    assert (ROOT / "_static" / "book.css").is_file(), "the book's stylesheet (code font size) is _static/book.css"
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_code_lines_fit_the_page(nb_path):
+    """Every code line the rendered page shows fits its code column (tools/format_notebooks.py)."""
+    from tools.format_notebooks import LINE_LENGTH, long_lines, shown
+
+    cells = _load(nb_path)["cells"]
+    too_long = [f"cell {i} line {n} ({len(line)} chars): {line.strip()[:60]}"
+                for i, cell in enumerate(cells) if shown(cell) for n, line in long_lines(_source(cell))]
+    assert not too_long, (
+        f"{len(too_long)} code line(s) longer than {LINE_LENGTH} characters, which the page cuts off: run "
+        f"`.venv/bin/python tools/format_notebooks.py {nb_path.relative_to(ROOT)}` and shorten what it lists:\n- "
+        + "\n- ".join(too_long[:20])
+    )
 
 
 # --------------------------------------------------------------------------------------------

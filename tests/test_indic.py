@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from edgehelpers import exercises, indic
-from edgehelpers.tables import markdown_source
 
 needs_packages = pytest.mark.skipif(
     importlib.util.find_spec("semantra_multilingual") is None,
@@ -157,12 +156,6 @@ def test_exercise_checks_recompute_the_kept_pieces(tok):
     assert exercises.check("8.1", n, tokenizer=tok, texts=TEXTS).ok
     assert not exercises.check("8.1", n + 1, tokenizer=tok, texts=TEXTS).ok
     assert exercises.check("8.2", n * 384, tokenizer=tok, texts=TEXTS, hidden=384).ok
-
-
-def test_markdown_source_escapes_pipes_and_checks_widths():
-    assert markdown_source(["a", "b"], [["x|y", 1]]).splitlines() == ["| a | b |", "|---|---|", "| x\\|y | 1 |"]
-    with pytest.raises(ValueError, match="do not have 2 cells"):
-        markdown_source(["a", "b"], [["only one"]])
 
 
 def test_exercise_four_bit_check_compares_sizes_and_paired_accuracy(tmp_path):

@@ -216,3 +216,36 @@ def test_bubble_pareto_rejects_bad_input():
         plots.bubble_pareto(BUBBLES, xlabel="x (ms)", ylabel="")
     with pytest.raises(ValueError, match="non-finite"):
         plots.bubble_pareto([("a", "g", math.nan, 1.0, None)], xlabel="x (ms)", ylabel="y (%)")
+
+
+def _smallest_text_pt(fig) -> float:
+    """The smallest font size (points) of any visible, non-empty text in `fig`."""
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return min(sizes)
+
+
+@pytest.fixture
+def book_style():
+    saved = matplotlib.rcParams.copy()
+    plots.book_style()
+    yield
+    matplotlib.rcParams.update(saved)
+
+
+def test_book_figures_are_readable_at_page_width(book_style):
+    """Every recurring figure fits the page's column unshrunk, and no text is below the book's size."""
+    figures = {
+        "roofline": plots.roofline(19.0, {"FP32 GEMM": 88.0, "INT8 GEMM": 160.0}, [("MiniLM b=1", 2.0, 30.0)]),
+        "scaling": plots.scaling([64, 128, 256], {"naive": [1.0, 4.0, 16.0]}, xlabel="tokens", ylabel="ms"),
+        "pareto": plots.pareto([("a", 1.0, 90.0), ("b", 2.0, 92.0)], xlabel="ms", ylabel="accuracy (%)"),
+        "waterfall": plots.waterfall(("teacher", 20.0), STEPS, ylabel="p50 latency (ms)"),
+        "bubble": plots.bubble_pareto(BUBBLES, xlabel="p50 (ms)", ylabel="accuracy")[0],
+    }
+    for name, fig in figures.items():
+        assert fig.get_size_inches()[0] <= plots.BOOK_WIDTH_IN, f"{name} is wider than the page's column"
+        if fig.texts or any(ax.texts or ax.get_xlabel() for ax in fig.axes):
+            assert _smallest_text_pt(fig) >= plots.FONT_PT, f"{name} has text under {plots.FONT_PT} pt"
+

@@ -11,16 +11,29 @@ from tools import workshop_times
 
 def _times(*rows):
     return {"budget_s": 300, "finished": "2026-11-26T07:00:00+00:00", "machine": {"cpu_count": 2, "platform": "Linux"},
-            "notebooks": [{"notebook": f"_build/src/notebooks/{n}.ipynb", "seconds": s, "outcome": o} for n, s, o in rows]}
+            "notebooks": [{"notebook": f"_build/src/notebooks/{n}.ipynb", "seconds": s, "outcome": o,
+                           "over_budget": o == "over"} for n, s, o in rows]}
 
 
-def test_table_lists_passed_chapters_with_their_measured_times():
-    text = workshop_times.times_table(_times(("01_why_edge_is_hard", 114.2, "passed"), ("02_quantization", 235.0, "passed"),
-                                             ("03_distillation", 10.0, "failed")))
-    assert "| {doc}`../notebooks/01_why_edge_is_hard` | 114 s | 5 min |" in text
-    assert "| {doc}`../notebooks/02_quantization` | 235 s | 5 min |" in text
-    assert "03_distillation" not in text
-    assert "All 2 notebooks together: 6 minutes" in text and "2 cores" in text and "300 s each" in text
+def test_table_has_a_row_per_chapter_with_its_outcome():
+    chapters = ["01_why_edge_is_hard", "02_quantization", "03_distillation", "04_pruning", "05_x"]
+    text = workshop_times.times_table(
+        _times(("01_why_edge_is_hard", 114.2, "passed"), ("02_quantization", 235.0, "passed"),
+               ("03_distillation", 10.0, "failed"), ("04_pruning", 430.0, "over")), chapters)
+    assert "| {doc}`../notebooks/01_why_edge_is_hard` | passed | 114 s | 5 min |" in text
+    assert "| {doc}`../notebooks/02_quantization` | passed | 235 s | 5 min |" in text
+    assert "| {doc}`../notebooks/03_distillation` | failed | 10 s | 5 min |" in text
+    assert "| {doc}`../notebooks/04_pruning` | over budget | 430 s | 10 min |" in text
+    assert "| {doc}`../notebooks/05_x` | not run | – | – |" in text
+    assert [line.split("`")[1] for line in text.splitlines() if line.startswith("| {doc}")] == \
+        [f"../notebooks/{c}" for c in chapters], "one row per chapter, in order"
+    assert "2 of 5 notebooks passed; together they ran 6 minutes" in text and "2 cores" in text
+    assert "Not every chapter passed" in text and "03_distillation, 04_pruning, 05_x" in text
+
+
+def test_all_passed_has_no_warning():
+    text = workshop_times.times_table(_times(("01_x", 60.0, "passed")), ["01_x"])
+    assert "Not every chapter passed" not in text and "1 of 1 notebooks passed" in text and "300 s" in text
 
 
 def test_slots_round_up_to_five_minutes():
@@ -28,14 +41,18 @@ def test_slots_round_up_to_five_minutes():
     assert workshop_times._slot_minutes(301) == 10
 
 
-def test_no_passed_notebook_is_an_error():
+def test_nothing_at_all_is_an_error():
     with pytest.raises(ValueError, match="make book"):
-        workshop_times.times_table(_times(("01_x", 5.0, "failed")))
+        workshop_times.times_table({"notebooks": []})
 
 
-def test_main_writes_the_include(tmp_path):
+def test_main_writes_the_include_with_every_chapter(tmp_path):
     src = tmp_path / "times.json"
     src.write_text(json.dumps(_times(("00_setup_check", 100.0, "passed"))))
-    assert workshop_times.main([str(src), str(tmp_path / "out.txt")]) == 0
-    assert "00_setup_check" in (tmp_path / "out.txt").read_text()
+    (tmp_path / "nbs").mkdir()
+    for name in ("00_setup_check", "01_why"):
+        (tmp_path / "nbs" / f"{name}.ipynb").write_text("{}")
+    assert workshop_times.main([str(src), str(tmp_path / "out.txt"), str(tmp_path / "nbs")]) == 0
+    out = (tmp_path / "out.txt").read_text()
+    assert "00_setup_check` | passed" in out and "01_why` | not run" in out
     assert workshop_times.main([str(tmp_path / "missing.json"), str(tmp_path / "o.txt")]) == 1
