@@ -179,3 +179,38 @@ def test_every_chapter_solution_is_code_the_test_can_run(nb_path: Path) -> None:
     assert [s.exercise for s in found] == ids
     for sol in found:
         compile(exercise_solutions.solution_cell(sol)["source"], f"{nb_path.name} {sol.exercise}", "exec")
+
+
+# --------------------------------------------------------------------------------------------
+# tools/format_notebooks.py: code lines that fit the page
+
+
+def test_reflow_wraps_comments_and_docstrings_and_keeps_the_code():
+    from tools.format_notebooks import long_lines, reflow
+
+    source = (
+        "x = 1  # a trailing comment that is much too long to fit on the line of the code it describes\n"
+        "# a block of comments whose first line is far too long to fit the page at eighty characters\n"
+        "# and a second line that continues the same sentence.\n"
+        "def f():\n"
+        '    """A docstring that is far too long for the page, so it must wrap onto a second line."""\n'
+        "    s = '# not a comment, inside a string: left alone even though this line is long, very long'\n"
+        "    return s\n"
+    )
+    out = reflow(source, 80)
+    compile(out, "cell", "exec")
+    assert [n for n, _ in long_lines(out, 80)] == [9], "only the string is left long (to shorten by hand)"
+    assert out.splitlines()[2] == "x = 1", "the trailing comment moved above its code"
+    assert "# characters and a second line" in out, "a comment block is reflowed as one paragraph"
+    assert out.count('"""') == 2 and "second line.\"\"\"" in out
+    assert reflow(out, 80) == out, "idempotent"
+    assert reflow("%pip install x  # a magic line is left alone, however long it is, really very long\n") \
+        .startswith("%pip install x")
+
+
+def test_shown_cells_exclude_the_hidden_colab_cell():
+    from tools.format_notebooks import shown
+
+    assert shown({"cell_type": "code", "metadata": {}})
+    assert not shown({"cell_type": "code", "metadata": {"tags": ["remove-cell"]}})
+    assert not shown({"cell_type": "markdown", "metadata": {}})

@@ -3,10 +3,11 @@
     python tools/format_notebooks.py notebooks/*.ipynb          # rewrite in place
     python tools/format_notebooks.py --check notebooks/*.ipynb  # list what is too long, change nothing
 
-Two passes:
-1. black (pinned in requirements.txt), with its string splitting, at `LINE_LENGTH`;
-2. what black leaves long, reflowed here: comments (a long trailing comment moves onto its own
-   line above the code) and docstring lines. Code inside a string that is not a docstring (a
+Three passes:
+1. long comments reflowed here (a long trailing comment moves onto its own lines above its code,
+   so that black does not fold it into the code) and long docstring lines wrapped;
+2. black (pinned in requirements.txt), with its string splitting, at `LINE_LENGTH`;
+3. the first pass again, for what black left long. Code inside a string that is not a docstring (a
    snippet run in a subprocess) and anything else left over is listed, to be shortened by hand.
 
 `LINE_LENGTH` is what the rendered page's code column shows whole: measured in Chromium at 1280 px
@@ -31,6 +32,11 @@ LINE_LENGTH = 80
 # cells the rendered page does not show (the Colab install cell): their lines may be longer
 HIDDEN_TAGS = {"remove-cell", "remove-input"}
 _MAGIC = re.compile(r"^\s*[%!]")
+_LIST_ITEM = re.compile(r"^([-*]|\d+[.)])\s")  # a comment line that starts a list item keeps its line
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
 
 
 def shown(cell: dict) -> bool:
@@ -79,16 +85,34 @@ def reflow(source: str, limit: int = LINE_LENGTH) -> str:
         return source
     lines = source.split("\n")
     comments = {tok.start[0]: tok for tok in tokens if tok.type == tokenize.COMMENT}
+    # comments on lines of their own (a magic masked as a comment is not one: it is left alone)
+    own_line = {n for n, tok in comments.items()
+                if not lines[n - 1][: tok.start[1]].strip() and not _MAGIC.match(lines[n - 1])}
     out: list[str] = []
-    for number, line in enumerate(lines, 1):
+    number = 0
+    while number < len(lines):
+        number += 1
+        line = lines[number - 1]
+        indent = line[: len(line) - len(line.lstrip())]
+        if number in own_line:  # a block of comment lines: reflowed together if one is too long
+            block = [line]
+            while (number + len(block) in own_line and len(block) < 50
+                   and _indent(lines[number + len(block) - 1]) == indent):
+                block.append(lines[number + len(block) - 1])
+            number += len(block) - 1
+            texts = [b.strip()[1:].strip() for b in block]
+            if max(map(len, block)) <= limit or any(_LIST_ITEM.match(t) or not t for t in texts):
+                out += block if max(map(len, block)) <= limit else [
+                    w for b in block for w in (_wrap(b.strip()[1:].strip(), indent, "# ", limit)
+                                               if len(b) > limit else [b])]
+            else:
+                out += _wrap(" ".join(texts), indent, "# ", limit)
+            continue
         if len(line) <= limit or _MAGIC.match(line):
             out.append(line)
             continue
-        indent = line[: len(line) - len(line.lstrip())]
         comment = comments.get(number)
-        if comment is not None and comment.start[1] == len(indent):  # a comment on a line of its own
-            out += _wrap(comment.string.lstrip("#").strip(), indent, "# ", limit)
-        elif comment is not None:  # a trailing comment: onto its own lines above the code
+        if comment is not None:  # a trailing comment: onto its own lines above the code
             code = line[: comment.start[1]].rstrip()
             out += _wrap(comment.string.lstrip("#").strip(), indent, "# ", limit) + [code]
         elif number in docstrings:
@@ -96,11 +120,11 @@ def reflow(source: str, limit: int = LINE_LENGTH) -> str:
             opening = next((q for q in ('"""', "'''") if body.startswith(q)), "")
             closing = next((q for q in ('"""', "'''") if body.endswith(q) and len(body) > len(opening) + 2), "")
             text = body[len(opening): len(body) - len(closing)]
-            wrapped = _wrap(text, indent, "", limit - len(closing))
+            # room for the quotes on every line, so that neither end grows past the limit
+            wrapped = _wrap(text, indent, "", limit - 6)
             wrapped[0] = indent + opening + wrapped[0][len(indent):]
             wrapped[-1] += closing
-            # the continuation lines must not grow past the limit because of the opening quotes
-            out += wrapped if all(len(w) <= limit for w in wrapped) else _wrap(text, indent, "", limit - 3)
+            out += wrapped
         else:
             out.append(line)
     return "\n".join(out)
@@ -149,6 +173,8 @@ def main(argv: list[str]) -> int:
                 for p in args.notebooks for i, cell in enumerate(json.loads(p.read_text(encoding="utf-8"))["cells"])
                 if shown(cell) for n, line in long_lines(_cell_source(cell), args.line_length)]
     else:
+        for path in args.notebooks:  # first, so that black never folds a long comment into the code
+            format_notebook(path, args.line_length)
         _black(args.notebooks, args.line_length)
         left = [line for p in args.notebooks for line in format_notebook(p, args.line_length)]
     for line in left:
