@@ -33,7 +33,7 @@ STAGE := $(PYTHON) tools/stages.py
 # every speed claim a notebook checks is appended here, with its margin (edgehelpers.claims)
 CLAIMS_LOG := $(CURDIR)/$(BUILD)/claims.jsonl
 
-.PHONY: setup teacher conversions indic book test unit notebooks html browser clean lock offline-kit
+.PHONY: setup teacher conversions indic book test unit notebooks html browser clean lock offline-kit format
 
 setup: $(STAMP)
 
@@ -125,6 +125,11 @@ test: unit book browser
 
 clean:
 	rm -rf $(BUILD)
+
+# the notebooks' code to the line length the rendered page shows whole (black, then comments and
+# docstrings reflowed); it lists what is left to shorten by hand. tests/test_hygiene.py checks the length
+format: setup
+	$(BIN)/python tools/format_notebooks.py notebooks/*.ipynb
 
 # the offline workshop kit (book/workshop.md): pinned wheels, the data mirror and Fashion-MNIST,
 # MathJax, a manifest and install.sh, in $(BUILD)/offline-kit; checked against requirements.txt

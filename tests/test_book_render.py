@@ -5,8 +5,8 @@ For every page in `_toc.yml` (and every chapter notebook must be one):
 - the page loads with no uncaught JavaScript error, no console error and no failed request;
 - no notebook cell shows an error or a traceback;
 - every <img> has loaded, and a chapter that plots shows its figures;
-- on a chapter page, every code cell shows whole (no sideways scrolling; the column holds the
-  line length tools/format_notebooks.py formats to), and no figure is shrunk by more than 1.5x;
+- every block of code shows whole (no sideways scrolling; the column holds the line length
+  tools/format_notebooks.py formats to), and no figure is shrunk by more than 1.5x;
 - math is rendered by the book's own MathJax: no raw `$$`/`\\(`/`\\[` left, no MathJax error;
 - a full-page screenshot is saved under `_build/screenshots/`.
 
@@ -342,8 +342,11 @@ function rawMath(root) {
   return found;
 }
 function codeFit(root) {
-  // every code cell's source: how many characters its column shows, and whether it scrolls sideways
-  return Array.prototype.map.call(root.querySelectorAll('div.cell_input div.highlight pre'), function (pre) {
+  // every block of code (cells, folded solutions, commands; not what cells printed): how many
+  // characters its column shows, and whether it scrolls sideways
+  var code = Array.prototype.filter.call(root.querySelectorAll('div.highlight pre'),
+                                         function (pre) { return !pre.closest('.cell_output'); });
+  return code.map(function (pre) {
     var style = getComputedStyle(pre);
     var probe = document.createElement('span');
     probe.textContent = 'x'.repeat(100);
@@ -439,7 +442,7 @@ def _capped(what: str, items: list[str], limit: int = 5) -> list[str]:
 
 
 def _layout_problems(report: dict) -> list[str]:
-    """Code cut off at the page's edge, and figures shrunk to illegibility, on a chapter page."""
+    """Code cut off at the page's edge, and figures shrunk to illegibility."""
     from tools.format_notebooks import LINE_LENGTH
 
     problems = []
@@ -449,7 +452,7 @@ def _layout_problems(report: dict) -> list[str]:
         problems.append(f"the code column shows only {narrow[0]} characters at this window width, fewer than the "
                         f"{LINE_LENGTH} tools/format_notebooks.py formats to (font size {code[0]['fontSize']}: "
                         "see _static/book.css)")
-    problems += [f"a code cell scrolls sideways (the page cuts it off); its longest line: {c['longest']!r}"
+    problems += [f"a code block scrolls sideways (the page cuts it off); its longest line: {c['longest']!r}"
                  for c in code if c["scrolls"]][:5]
     for image in report["images"]:
         if image["inOutput"] and image["width"] > 0 and image["shownWidth"] > 0:
@@ -495,8 +498,8 @@ def test_page_renders(docname, site, browser, screenshots_dir):
     broken = [i["src"] for i in report["images"] if not (i["complete"] and i["width"] > 0)]
     problems += [f"image did not load: {src}" for src in broken]
 
+    problems += _layout_problems(report)
     if docname.startswith("notebooks/"):
-        problems += _layout_problems(report)
         want, why = figure_expectation(docname)
         shown = sum(1 for i in report["images"] if i["inOutput"] and i["complete"] and i["width"] > 0)
         if shown < want:

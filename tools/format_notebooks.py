@@ -7,7 +7,8 @@ Three passes:
 1. long comments reflowed here (a long trailing comment moves onto its own lines above its code,
    so that black does not fold it into the code) and long docstring lines wrapped;
 2. black (pinned in requirements.txt), with its string splitting, at `LINE_LENGTH`;
-3. the first pass again, for what black left long. Code inside a string that is not a docstring (a
+3. the first pass again, for what black left long.
+The ```python blocks of markdown cells (the exercises' folded solutions) get the same treatment. Code inside a string that is not a docstring (a
    snippet run in a subprocess) and anything else left over is listed, to be shortened by hand.
 
 `LINE_LENGTH` is what the rendered page's code column shows whole: measured in Chromium at 1280 px
@@ -54,6 +55,18 @@ def _wrap(text: str, indent: str, prefix: str, limit: int) -> list[str]:
     width = max(limit - len(indent) - len(prefix), 20)
     return [indent + prefix + part for part in textwrap.wrap(text, width, break_long_words=False,
                                                               break_on_hyphens=False)] or [indent + prefix.rstrip()]
+
+
+def too_long(cell: dict, limit: int = LINE_LENGTH) -> list[str]:
+    """The lines of a cell's code that the page shows and that are longer than `limit`.
+
+    For a code cell its source (unless the page hides the cell); for a markdown cell, its ```python
+    blocks.
+    """
+    source = _cell_source(cell)
+    if cell.get("cell_type") == "markdown":
+        return [line for block in python_blocks(source) for _, line in long_lines(block, limit)]
+    return [line for _, line in long_lines(source, limit)] if shown(cell) else []
 
 
 def _masked(source: str) -> str:
@@ -130,6 +143,34 @@ def reflow(source: str, limit: int = LINE_LENGTH) -> str:
     return "\n".join(out)
 
 
+_FENCE = re.compile(r"^```python[ \t]*\n(?P<body>.*?)^```[ \t]*$", re.M | re.S)
+
+
+def python_blocks(markdown: str) -> list[str]:
+    """The code of every ```python block of a markdown cell (the exercises' folded solutions)."""
+    return [m.group("body") for m in _FENCE.finditer(markdown)]
+
+
+def _black_str(code: str, limit: int) -> str:
+    """`code` formatted by black as the notebooks are; unchanged if it is not valid Python alone."""
+    import black
+
+    mode = black.Mode(line_length=limit, preview=True, enabled_features={black.Preview.string_processing})
+    try:
+        return black.format_str(code, mode=mode)
+    except black.InvalidInput:
+        return code
+
+
+def format_markdown(markdown: str, limit: int = LINE_LENGTH) -> str:
+    """`markdown` with every ```python block formatted like a code cell."""
+    def fix(match: re.Match) -> str:
+        body = match.group("body")
+        return "```python\n" + reflow(_black_str(reflow(body, limit), limit), limit) + "```"
+
+    return _FENCE.sub(fix, markdown)
+
+
 def _black(paths: list[Path], limit: int) -> None:
     """Run black on the notebooks, with its (preview) splitting of long strings."""
     subprocess.run([sys.executable, "-m", "black", "--quiet", "--ipynb", "--preview", "--enable-unstable-feature",
@@ -147,6 +188,15 @@ def format_notebook(path: Path, limit: int = LINE_LENGTH) -> list[str]:
     left = []
     changed = False
     for index, cell in enumerate(nb["cells"]):
+        if cell.get("cell_type") == "markdown":
+            before = _cell_source(cell)
+            after = format_markdown(before, limit) if python_blocks(before) else before
+            if after != before:
+                cell["source"] = after
+                changed = True
+            left += [f"{path.name} cell {index} (a python block) ({len(line)} chars): {line.strip()[:70]}"
+                     for block in python_blocks(after) for _, line in long_lines(block, limit)]
+            continue
         if cell.get("cell_type") != "code":
             continue
         before = _cell_source(cell)
@@ -169,9 +219,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--line-length", type=int, default=LINE_LENGTH)
     args = parser.parse_args(argv)
     if args.check:
-        left = [f"{p.name} cell {i} line {n} ({len(line)} chars): {line.strip()[:70]}"
-                for p in args.notebooks for i, cell in enumerate(json.loads(p.read_text(encoding="utf-8"))["cells"])
-                if shown(cell) for n, line in long_lines(_cell_source(cell), args.line_length)]
+        left = [f"{p.name} cell {i}: {line.strip()[:70]}" for p in args.notebooks
+                for i, cell in enumerate(json.loads(p.read_text(encoding="utf-8"))["cells"])
+                for line in too_long(cell, args.line_length)]
     else:
         for path in args.notebooks:  # first, so that black never folds a long comment into the code
             format_notebook(path, args.line_length)
