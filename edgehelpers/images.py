@@ -96,6 +96,19 @@ def _verified(path: Path) -> bytes:
     return raw
 
 
+def fashion_mnist_files() -> list[str]:
+    """The names of Fashion-MNIST's four pinned files (images and labels of both splits)."""
+    return [name for pair in _FILES.values() for name in pair]
+
+
+def check_fashion_mnist_file(path: str | os.PathLike) -> None:
+    """Raise ChecksumError unless `path` holds the pinned bytes of the Fashion-MNIST file it is named after."""
+    path = Path(path)
+    if path.name not in _SHA256:
+        raise ChecksumError(f"{path.name} is not one of Fashion-MNIST's files: {fashion_mnist_files()}")
+    _verified(path)
+
+
 def _local_dirs() -> list[tuple[Path, str]]:
     """Folders that may hold the files, with the name of each source, in the order they are tried."""
     dirs = []

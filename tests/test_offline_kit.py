@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -37,9 +41,13 @@ def test_unpinned_requirement_is_refused(tmp_path):
         kit.plan(tmp_path / "req.txt", tmp_path / "c.txt")
 
 
+FAKE_DATA = {"a/b/news.csv": b"text,labels\nhello,World\n", "z/f/images.gz": b"pixels"}
+
+
 @pytest.fixture
-def fake_kit(tmp_path):
-    """A kit with an empty file named like each pinned package, one data file and its manifest."""
+def fake_kit(tmp_path, monkeypatch):
+    """A kit with an empty file named like each pinned package, two pinned data files (the real pins
+    replaced by these), the licence notice and the manifest."""
     root = tmp_path / "kit"
     (root / "wheels").mkdir(parents=True)
     pins = kit.plan()
@@ -47,6 +55,13 @@ def fake_kit(tmp_path):
         (root / "wheels" / f"{name.replace('-', '_')}-{version}-py3-none-any.whl").write_bytes(b"")
     (root / "data").mkdir()
     (root / "data" / "SHA256SUMS").write_text("x\n")
+    fake = []
+    for rel, payload in FAKE_DATA.items():
+        (root / "data" / rel).parent.mkdir(parents=True)
+        (root / "data" / rel).write_bytes(payload)
+        fake.append((f"data file {rel}", Path(rel), kit._remote_check(hashlib.sha256(payload).hexdigest())))
+    monkeypatch.setattr(kit, "pinned_data_files", lambda: fake)
+    (root / "DATA-LICENCES.md").write_text(kit.DATA_LICENCES)
     (root / "manifest.json").write_text(json.dumps(kit.manifest(root, pins)))
     return root
 
@@ -82,3 +97,43 @@ def test_building_without_a_data_mirror_is_refused(tmp_path, capsys):
         kit.main(["--out", str(tmp_path / "kit"), "--data", str(tmp_path / "nowhere")])
     assert "set EDGEHELPERS_DATA" in capsys.readouterr().err
     assert not (tmp_path / "kit").exists()
+
+
+def test_verify_checks_every_pinned_data_file_by_its_bytes(fake_kit):
+    (fake_kit / "data" / "a/b/news.csv").unlink()
+    (fake_kit / "data" / "z/f/images.gz").write_bytes(b"other pixels")
+    (fake_kit / "DATA-LICENCES.md").unlink()
+    problems = kit.verify(fake_kit)
+    assert any(p.startswith("missing data file a/b/news.csv") for p in problems), problems
+    assert any(p.startswith("wrong bytes in data file z/f/images.gz") and "SHA-256" in p for p in problems)
+    assert any("missing DATA-LICENCES.md" in p for p in problems)
+
+
+def test_the_pinned_data_are_every_dataset_file_and_fashion_mnist():
+    from edgehelpers.data import REMOTE_FILES
+
+    files = kit.pinned_data_files()
+    paths = {str(rel) for _, rel, _ in files}
+    assert {r.cache_relpath for r in REMOTE_FILES.values()} <= paths
+    assert sum(1 for p in paths if p.startswith("zalandoresearch/fashion-mnist/data/fashion/")) == 4
+
+
+def test_the_book_data_mirror_passes_and_a_partial_one_is_named(tmp_path):
+    """The real mirror (with Fashion-MNIST from Debian's package) passes; one without chapter 8's files fails."""
+    mirror = os.environ.get("EDGEHELPERS_DATA")
+    if not (mirror and Path(mirror).is_dir() and kit.FASHION_DIR.is_dir()):
+        pytest.skip("needs the data mirror ($EDGEHELPERS_DATA) and the dataset-fashion-mnist package")
+    data = tmp_path / "data"
+    shutil.copytree(mirror, data)
+    shutil.copytree(kit.FASHION_DIR, data / kit.FASHION_MIRROR, ignore=shutil.ignore_patterns("*.py"))
+    assert kit.data_problems(data) == []
+    shutil.rmtree(data / "l3cube-pune" / "MarathiNLP")
+    problems = kit.data_problems(data)
+    assert len(problems) == 6 and all("mahasent" in p for p in problems), problems
+
+
+def test_install_script_marks_the_setup_done_and_says_how_to_open_the_chapters():
+    assert "touch .venv/.setup-done" in kit.INSTALL, "make teacher/notebooks must not re-run the online set-up"
+    assert "jupyter lab notebooks/" in kit.INSTALL and "--no-index" in kit.INSTALL
+    assert ".build-tools/node_modules/mathjax" in kit.INSTALL
+    assert "CC BY-NC-SA 4.0" in kit.DATA_LICENCES and "NonCommercial" in kit.DATA_LICENCES

