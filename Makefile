@@ -93,10 +93,12 @@ notebooks: setup teacher conversions indic
 	  $(BIN)/python tools/claims_report.py $(CLAIMS_LOG) $(BUILD)/claims.json; \
 	  $(BIN)/python tools/workshop_times.py $(BUILD)/notebook-times.json $(SRC)/book/workshop_times.txt notebooks; \
 	  $(BIN)/python tools/build_facts.py $(SRC)/book/build_facts.txt; \
+	  $(BIN)/python tools/kit_check_report.py include book/kit-check.json $(SRC)/book/kit_check.txt; \
 	  exit $$rc
 	# (above: the workshop guide's table of chapter run times, written whatever the outcome, with a
-	# row per chapter saying whether it passed, failed, ran over its budget or did not run; and its
-	# table of the cached models' measured build times and sizes)
+	# row per chapter saying whether it passed, failed, ran over its budget or did not run; its
+	# table of the cached models' measured build times and sizes; its account of the last offline
+	# kit check, from that check's record in book/kit-check.json)
 	# a progress bar keeps every redraw in a saved notebook: the page shows only its last state
 	$(BIN)/python tools/tidy_outputs.py $(SRC)/notebooks/*.ipynb
 	# the chapters leave their scratch files (ONNX variants, exports) for a reader's exercises; a test run deletes them

@@ -50,8 +50,8 @@ def test_render_has_every_section_in_order():
 
 def test_render_includes_both_tables():
     text = render(full_card())
-    assert "| set | accuracy |\n|---|---|\n| clean test | 91.2% |\n| noisy test | 84.0% |" in text
-    assert "| input | p50 ms |\n|---|---|\n| median headline | 3.4 |" in text
+    assert "| set | accuracy |\n|---|--:|\n| clean test | 91.2% |\n| noisy test | 84.0% |" in text
+    assert "| input | p50 ms |\n|---|--:|\n| median headline | 3.4 |" in text
 
 
 def test_render_leaves_out_optional_sections_that_are_empty():

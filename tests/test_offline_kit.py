@@ -137,3 +137,21 @@ def test_install_script_marks_the_setup_done_and_says_how_to_open_the_chapters()
     assert "jupyter lab notebooks/" in kit.INSTALL and "--no-index" in kit.INSTALL
     assert ".build-tools/node_modules/mathjax" in kit.INSTALL
     assert "CC BY-NC-SA 4.0" in kit.DATA_LICENCES and "NonCommercial" in kit.DATA_LICENCES
+
+
+def test_kit_check_record_and_the_pages_account_of_it(tmp_path):
+    from tools import kit_check_report as report
+
+    tsv = tmp_path / "stages.tsv"
+    tsv.write_text("build the kit\t300\t0\nno network inside\t1\t0\ninstall.sh\t200\t0\n"
+                   "cached models (make teacher)\t560\t0\nchapter 03_distillation\t190\t0\n")
+    data = report.record(tsv, ["03_distillation.ipynb"])
+    assert data["passed"] and data["chapters"] == ["03_distillation"] and len(data["stages"]) == 5
+    text = report.account(data)
+    assert "ran chapter 03_distillation" in text and "check passed" in text
+    assert "| install.sh | 200 | ok |" in text and "Only the chapters named were run offline" in text
+    failed = report.record(tsv, ["03_distillation.ipynb", "07_vision_transformers.ipynb"])
+    assert not failed["passed"], "a chapter that never ran is not a pass"
+    assert "did not pass" in report.account(failed)
+    assert report.main(["include", str(tmp_path / "missing.json"), str(tmp_path / "out.txt")]) == 0
+    assert not (tmp_path / "out.txt").exists(), "no record: the page keeps its placeholder"

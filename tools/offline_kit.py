@@ -282,9 +282,11 @@ def build(out: Path, data: Path) -> Path:
     _pip("download", "-q", "--no-deps", "-d", str(wheels), *rest, *BUILD_TOOLS)
     shutil.copytree(data, tmp / "data", ignore=shutil.ignore_patterns(".*"))
     fashion = tmp / "data" / FASHION_MIRROR
-    if FASHION_DIR.is_dir() and not fashion.is_dir():
+    # Debian's package, else the download cache's layout (<owner>/<repo>/<name>, as images.py keeps them)
+    source = FASHION_DIR if FASHION_DIR.is_dir() else data / FASHION_MIRROR.parents[1]
+    if not fashion.is_dir() and list(source.glob("*.gz")):
         fashion.mkdir(parents=True)
-        for gz in FASHION_DIR.glob("*.gz"):
+        for gz in source.glob("*.gz"):
             shutil.copy2(gz, fashion / gz.name)
     if shutil.which("npm"):
         subprocess.run(["npm", "pack", "-s", "mathjax@3.2.2", "--pack-destination", str(tmp)], check=True)
