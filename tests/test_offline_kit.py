@@ -155,3 +155,13 @@ def test_kit_check_record_and_the_pages_account_of_it(tmp_path):
     assert "did not pass" in report.account(failed)
     assert report.main(["include", str(tmp_path / "missing.json"), str(tmp_path / "out.txt")]) == 0
     assert not (tmp_path / "out.txt").exists(), "no record: the page keeps its placeholder"
+
+
+def test_the_stack_has_a_notebook_front_end():
+    """JupyterLab is pinned (so the kit carries it) and installed, with the command install.sh prints."""
+    import sys
+    from importlib.metadata import version
+
+    assert "jupyterlab" in kit.requirement_names(kit.ROOT / "requirements.txt")
+    assert version("jupyterlab") == kit.plan()["jupyterlab"]
+    assert (Path(sys.executable).parent / "jupyter-lab").is_file(), "the venv has the jupyter-lab command"
