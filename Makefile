@@ -19,10 +19,15 @@ HTML := $(BUILD)/html
 # the same VM ran the same code 20-45% slower (chapter 6: 218 s, then 317 s with 3 s of new cells;
 # chapter 8: 226 s, then 269 s with 5 s of new cells), with under 3% steal: the host, not the book.
 # A guard that fails at random stops every landing, so the guards sit ~45% above the fastest day's
-# slowest runs, and the total guard still leaves the cold CI run (its other stages ~1.4x slower
-# too) inside 90 minutes
-NB_BUDGET_S ?= 420
-NB_TOTAL_BUDGET_S ?= 3200
+# slowest runs. On AMD Zen 4 (the CPU the goals are stated for; CI draws Zen 3, Zen 4, Zen 5 or a
+# Xeon) a warm run of 2026-12-03 took 3,544 s for all twelve with their exercise solutions (343 s),
+# chapter 2 422 s, and the whole CI run 3,991 s: the old guards (420 s, 3,200 s), sized on Zen 5
+# before the solutions ran, failed it on time alone with every claim holding. These guards fit that
+# run with ~11% to spare and keep a warm Zen 4 CI run near 70 of its 90 minutes; a cold Zen 4 run
+# (the three model builds add ~26 minutes) would not fit, and the 200 s / 50 min goals are not met:
+# trimming the chapters waits on the lead's decision (issue 24)
+NB_BUDGET_S ?= 480
+NB_TOTAL_BUDGET_S ?= 3950
 # `make test` also runs every exercise's folded solution after its chapter, in the chapter's kernel
 # (tools/exercise_solutions.py), and holds each chapter's solutions to this budget: solutions stay small
 SOLUTIONS_BUDGET_S ?= 150
