@@ -62,8 +62,9 @@ def times_table(times: dict, chapters: list[str] | None = None) -> str:
                   f"of {f'{budget:.0f}' if budget else '?'} s. A laptop with fewer or slower cores takes longer: run "
                   "the set-up chapter first and compare its time with the table."]
     if others:
-        lines += ["", f"**Not every chapter passed in this build** ({', '.join(others)}): its time is what it ran "
-                      "before it stopped, or nothing if it never ran. Run it yourself before the workshop."]
+        lines += ["", f"**Not every chapter passed in this build** ({', '.join(others)}): a failed chapter's time "
+                      "is what it ran until it failed (an error, or its own or the total time budget); a chapter "
+                      "that did not run has none. Run these yourself before the workshop."]
     return "\n".join(lines) + "\n"
 
 
