@@ -12,13 +12,14 @@
 #   bash tools/check_offline_kit.sh [chapter notebook ...]   (default: every chapter)
 #
 # Runs as root (unshare -n needs it) on Linux x86-64. Environment: EDGEHELPERS_DATA (the data
-# mirror the kit copies), OUT (default _build/kit-check), KIT (default _build/offline-kit; an
+# mirror the kit copies), OUT (default $TMPDIR/edge-kit-check), KIT (default _build/offline-kit; an
 # existing kit is reused when KIT_REUSE=1), MODELS (the make targets of the cached models to build,
 # default all three; a single chapter needs fewer: chapter 3 only the teacher).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-OUT="$(realpath -m "${OUT:-$ROOT/_build/kit-check}")"
+# outside the repository: in a clone nested under the book's own _build/, pytest collected no notebook
+OUT="$(realpath -m "${OUT:-${TMPDIR:-/tmp}/edge-kit-check}")"
 KIT="$(realpath -m "${KIT:-$ROOT/_build/offline-kit}")"
 CHAPTERS=("$@")
 [ "${#CHAPTERS[@]}" -gt 0 ] || mapfile -t CHAPTERS < <(cd "$ROOT/notebooks" && ls -1 ./*.ipynb | sed 's|^\./||')
