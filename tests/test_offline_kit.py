@@ -147,14 +147,52 @@ def test_kit_check_record_and_the_pages_account_of_it(tmp_path):
                    "cached models (make teacher)\t560\t0\nchapter 03_distillation\t190\t0\n")
     data = report.record(tsv, ["03_distillation.ipynb"])
     assert data["passed"] and data["chapters"] == ["03_distillation"] and len(data["stages"]) == 5
-    text = report.account(data)
+    text = report.account(data, "The last full check of the kit")
     assert "ran chapter 03_distillation" in text and "check passed" in text
-    assert "| install.sh | 200 | ok |" in text and "Only the chapters named were run offline" in text
+    assert "built the cached models" in text and "| install.sh | 200 | ok |" in text
     failed = report.record(tsv, ["03_distillation.ipynb", "07_vision_transformers.ipynb"])
     assert not failed["passed"], "a chapter that never ran is not a pass"
-    assert "did not pass" in report.account(failed)
-    assert report.main(["include", str(tmp_path / "missing.json"), str(tmp_path / "out.txt")]) == 0
-    assert not (tmp_path / "out.txt").exists(), "no record: the page keeps its placeholder"
+    assert "did not pass" in report.account(failed, "x")
+    out = tmp_path / "out.txt"
+    assert report.main(["include", str(tmp_path / "missing.json"), str(tmp_path / "none.json"), str(out)]) == 0
+    assert not out.exists(), "no record: the page keeps its placeholder"
+
+
+def test_the_page_shows_the_full_check_and_this_builds_copied_teacher_check(tmp_path):
+    from tools import kit_check_report as report
+
+    script = (kit.ROOT / "tools" / "check_offline_kit.sh").read_text(encoding="utf-8")
+    assert f'stage "{report.COPIED}' in script, "the report recognises the script's copy stage by its name"
+    full_tsv, build_tsv = tmp_path / "full.tsv", tmp_path / "build.tsv"
+    full_tsv.write_text("build the kit\t80\t0\n" + "".join(f"chapter {i:02d}_x\t100\t0\n" for i in range(12)))
+    build_tsv.write_text(f"install.sh\t200\t0\n{report.COPIED} (built once on this machine)\t2\t0\n"
+                         "chapter 00_setup_check\t180\t0\n")
+    (tmp_path / "kit").mkdir()
+    (tmp_path / "kit" / "manifest.json").write_text(json.dumps({"files": [
+        {"path": "wheels/torch.whl", "bytes": 900_000_000}, {"path": "data/a.csv", "bytes": 200_000_000},
+        {"path": "install.sh", "bytes": 1000}]}))
+    full = report.record(full_tsv, [f"{i:02d}_x.ipynb" for i in range(12)], tmp_path / "kit")
+    assert full["kit_bytes"] == {"wheels": 900_000_000, "data": 200_000_000, "total": 900_000_000 + 200_000_000 + 1000}
+    build = report.record(build_tsv, ["00_setup_check.ipynb"])
+    (tmp_path / "full.json").write_text(json.dumps(full))
+    (tmp_path / "build.json").write_text(json.dumps(build))
+    out = tmp_path / "kit_check.txt"
+    assert report.main(["include", str(tmp_path / "full.json"), str(tmp_path / "build.json"), str(out)]) == 0
+    text = out.read_text()
+    assert text.index("The last full check") < text.index("This build's check")
+    assert "ran every chapter" in text and "copied in the cached teacher" in text
+    assert "The kit held 1.10 GB: 0.90 GB of packages and 0.20 GB of data." in text
+    assert "ran chapter 00_setup_check" in text and "| chapter 00_setup_check | 180 | ok |" in text
+    only_build = report.page(None, build)
+    assert only_build and "The last full check" not in only_build
+
+
+def test_make_test_runs_the_kit_check_after_the_chapters_and_before_the_page():
+    """The check copies the downloads the chapters made; the page's account is written by `html`."""
+    make = (kit.ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "test: unit notebooks kit-check book browser" in make
+    html = make[make.index("\nhtml:"):make.index("\nbook:")]
+    assert "kit_check_report.py include book/kit-check.json $(BUILD)/kit-check.json" in html
 
 
 def test_the_stack_has_a_notebook_front_end():

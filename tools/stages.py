@@ -30,6 +30,7 @@ BUDGETS_S = {
     "conversions": 120,
     "indic": 300,
     "notebooks": 1860,
+    "kit check": 540,
     "html": 150,
     "browser": 120,
 }
