@@ -1,24 +1,67 @@
-"""Helpers for the book *Transformers at the Edge*.
+"""Helpers for the book *Transformers at the Edge*: the package's map, floor by floor.
 
-Modules are imported on demand, so ``import edgehelpers`` stays light (it never imports torch):
+A module imports only from lower floors (tests/test_package_floors.py checks every import, at the
+top of a file or inside a function), so each floor can be read, tested and changed knowing only the
+floors below it. Modules are imported on demand: ``import edgehelpers`` stays light (no torch).
 
-- ``machine``: CPU, cores, ISA flags, library versions, and the banner above every table
-- ``timing``: latency percentiles, interleaved comparisons, threads, runtime adapters
-- ``size``: bytes on disk and parameter counts
-- ``memory``: peak resident memory of a snippet, in a fresh process
+Floor 1: tools that need no other module
+- ``machine``: the CPU, cores, ISA flags and library versions printed above every table
+- ``timing``: latency percentiles, interleaved comparisons, fixed threads
 - ``accuracy``: accuracy with Wilson intervals, paired differences
+- ``size``: bytes on disk and parameter counts
 - ``fitting``: power-law fits for scaling plots
-- ``ledger``: the JSON results ledger every chapter appends to
-- ``plots``: roofline, scaling and Pareto figures
-- ``onnx_export``, ``onnxrt``: checked ONNX export; ORT sessions, logits and embeddings over many texts
-- ``runtimes``: one interface (load, run, name, size) over ONNX Runtime, OpenVINO, LiteRT, ExecuTorch,
-  PyTorch and Core ML; fidelity against a reference; cold start and peak memory in a fresh process
-- ``quant``: the book's INT8 and n-bit weight recipes, and a fake quantizer matching them for QAT
-- ``distill``: students made from a teacher, and the distillation losses
-- ``prune``: sparsity, head and FFN-neuron importance and removal, movement-pruning masks
+- ``tables``: result tables rendered in the notebook and in the book
+- ``flops``: FLOPs of a forward pass, fused attention counted
+- ``devices``: edge devices' published figures and roofline estimates for them
 - ``attention``: tiled, linear, random-feature and sliding-window attention; swapping a model's attention
-- ``flops``: FLOPs of a forward pass with fused CPU attention counted; ``images``: Fashion-MNIST, verified
-- ``cache``, ``deps``: atomic cache writes, optional dependencies
+- ``tokens``: Token Merging and EViT for timm ViTs
+- ``batching``: token ids in batches padded only to their longest member
+- ``deps``: optional dependencies, with the pip command when one is missing
+- ``quiet``: silencing the libraries' harmless noise, in one place
+- ``fresh``: measuring in a fresh Python process (cold start, peak memory)
+
+Floor 2: the cache, and measurements built on floor 1
+- ``cache``: atomic writes, locks, and `build_once` for every cached model
+- ``claims``: the prose's claims checked in code, with their margins
+- ``memory``: peak resident memory of a snippet, in a fresh process
+- ``roofline``: this machine's memory bandwidth and GEMM peaks
+- ``sustain``: sustained load: latency, clock, temperature and energy over time
+- ``profiling``: where a PyTorch forward pass spends its time, by kind of operator
+- ``plots``: the book's figure style; roofline, scaling and Pareto figures
+- ``onnxrt``: ONNX Runtime sessions, logits and embeddings over many texts
+- ``prune``: sparsity, head and FFN-neuron importance and removal, movement masks
+- ``e5``: multilingual-e5-small from its pip package, as a transformers model
+
+Floor 3: files the book reads and writes
+- ``datafiles``: pinned data files from a mirror, a pip package or a download, verified by SHA-256
+- ``ledger``: the JSON results ledger every chapter appends to
+- ``modelcard``: model cards written from measurements
+- ``classifiers``: loading a saved classifier folder, offline (chapter 8's class included)
+- ``onnx_export``: checked ONNX export of a transformers model
+- ``quant``: the book's INT8 and n-bit weight recipes, and a fake quantizer matching them for QAT
+
+Floor 4: datasets and runtimes
+- ``data``: the text datasets and their clean splits
+- ``images``: Fashion-MNIST, verified
+- ``runtimes``: one interface over ONNX Runtime, OpenVINO, LiteRT, ExecuTorch, PyTorch and Core ML;
+  fidelity against a reference; cold start and peak memory in a fresh process
+- ``convert``: converting a classifier for each runtime
+- ``vit``: a pretrained DINOv2-S and checked image inputs
+
+Floor 5: training
+- ``train``: fine-tuning and evaluating a classifier on a text dataset
+- ``baselines``: the majority class and TF-IDF + a linear model
+
+Floor 6: the book's models
+- ``models``: the packaged MiniLM backbone and the shared teacher, built once and cached
+- ``distill``: students made from a teacher, and the distillation losses
+- ``imagetrain``: a tiny ViT, a small CNN and one training loop for them
+
+Floor 7: chapter 8's models
+- ``indic``: the Indic tasks, vocabulary tools and the cached e5 teachers and students
+
+Floor 8: the exercises
+- ``exercises``: runnable checks of the chapters' exercises
 
 Use ``from edgehelpers import timing`` or ``from edgehelpers.timing import latency``.
 """
@@ -26,31 +69,10 @@ Use ``from edgehelpers import timing`` or ``from edgehelpers.timing import laten
 __version__ = "0.1.0"
 
 
-def _quiet_known_cpu_noise() -> None:
-    """Drop three messages that are harmless on a CPU-only machine and alarm readers.
+# harmless start-up messages of the libraries, dropped once for the process (edgehelpers.quiet)
+from edgehelpers.quiet import known_cpu_noise as _known_cpu_noise  # noqa: E402
 
-    torchao tries to load its CUDA-only kernels (mxfp8, CUTLASS) at import and logs "Failed to load";
-    it then registers enums with torch's pytree, which logs a deprecation notice. tqdm.auto's note that
-    ipywidgets is missing is dropped too. Nothing else is hidden.
-    """
-    import logging
-    import warnings
-
-    def cuda_kernel_noise(record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return not ("Failed to load" in message and ("_C_mxfp8" in message or "_C_cutlass" in message))
-
-    def pytree_enum_noise(record: logging.LogRecord) -> bool:
-        return "is an Enum subclass and is now natively supported" not in record.getMessage()
-
-    logging.getLogger("torchao").addFilter(cuda_kernel_noise)
-    logging.getLogger("torch.utils._pytree").addFilter(pytree_enum_noise)
-    # libraries import tqdm.auto; in Jupyter without ipywidgets it warns once and uses text bars,
-    # which is exactly what this book wants (it never needs widgets)
-    warnings.filterwarnings("ignore", message="IProgress not found")
-
-
-_quiet_known_cpu_noise()
+_known_cpu_noise()
 
 
 def __getattr__(name: str) -> object:

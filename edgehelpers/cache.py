@@ -2,19 +2,24 @@
 
 Every write goes to a temporary name in the destination folder and is renamed into place, so a
 reader never sees a half-written file; builders of the same artifact take a file lock, so two
-notebooks running at once build it once and both use the result.
+notebooks running at once build it once and both use the result (`build_once`, which every cached
+model of the book is built by).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
+import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from edgehelpers.machine import usable_cores
 
 CACHE_ENV = "EDGEHELPERS_CACHE"
 
@@ -118,3 +123,70 @@ def scratch_dir(prefix: str, *, stale_hours: float = 12.0) -> Path:
         except FileNotFoundError:  # another run removed it meanwhile
             continue
     return Path(tempfile.mkdtemp(prefix=prefix, dir=root))
+
+
+BUILD_RECORD = "build.json"  # in every folder build_once made: seconds, cores, date (and the builder's facts)
+
+
+def _same_kind(path: Path) -> re.Pattern[str]:
+    """Folder names like `path`'s with any 10-hex-digit recipe hash changed: builds of the same kind."""
+    parts = re.split(r"[0-9a-f]{10}", path.name)
+    return re.compile("[0-9a-f]{10}".join(re.escape(p) for p in parts))
+
+
+def last_build(path: str | os.PathLike) -> dict | None:
+    """The build record of the newest build of the same kind as `path` in its folder (any recipe), or None."""
+    path = Path(path)
+    kind = _same_kind(path)
+    records = []
+    for folder in path.parent.iterdir() if path.parent.is_dir() else []:
+        if kind.fullmatch(folder.name) and (folder / BUILD_RECORD).is_file():
+            try:
+                records.append(json.loads((folder / BUILD_RECORD).read_text(encoding="utf-8")))
+            except (OSError, ValueError):  # a record being replaced, or broken: not one to time by
+                continue
+    return max(records, key=lambda r: str(r.get("built", "")), default=None)
+
+
+def build_note(path: str | os.PathLike) -> str:
+    """How long building `path` took last time on this machine (a measured build of the same kind)."""
+    last = last_build(path)
+    if not last or "build_seconds" not in last:
+        return "no earlier build of it here to time it by (the workshop page lists measured build times)"
+    return (f"its last build here took {last['build_seconds'] / 60:.1f} min on {last.get('cores', '?')} cores "
+            f"({str(last.get('built', '?'))[:10]}); this machine has {usable_cores()}")
+
+
+def build_once(path: str | os.PathLike, build: Callable[[Path], dict | None], *, what: str,
+               ready: str = BUILD_RECORD, in_place: bool = False) -> bool:
+    """Make the cached folder `path` once; return True if this call built it, False if it was there.
+
+    `path/ready` marks a finished build. Otherwise, under a file lock (two notebooks at once build it
+    once), print what is built, where and how long its last build took here, then run
+    `build(folder)`: it fills a temporary folder that is renamed onto `path` only when it succeeds,
+    or `path` itself with in_place=True (for builders that write each file atomically and keep what
+    is already there). The measured time, cores and date go to `path/build.json`, with the dict that
+    `build` returns.
+    """
+    path = Path(path)
+    if (path / ready).is_file():
+        return False
+    with file_lock(path):
+        if (path / ready).is_file():  # another process built it while we waited
+            return False
+        print(f"building {what}, once; cached at {path}; {build_note(path)}")
+        start = time.perf_counter()
+
+        def run(folder: Path) -> None:
+            facts = build(folder) or {}
+            record = {"build_seconds": round(time.perf_counter() - start, 1), "cores": usable_cores(),
+                      "built": time.strftime("%Y-%m-%d %H:%M:%S"), **facts}
+            atomic_write_text(folder / BUILD_RECORD, json.dumps(record, indent=1))
+
+        if in_place:
+            path.mkdir(parents=True, exist_ok=True)
+            run(path)
+        else:
+            with atomic_dir(path) as tmp:
+                run(tmp)
+    return True

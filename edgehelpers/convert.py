@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import argparse
 import functools
-import contextlib
 import hashlib
-import io
 import json
-import logging
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +26,8 @@ import numpy as np
 
 from .cache import atomic_dir, atomic_path
 from .deps import require
-from .runtimes import quiet_native_stderr
+from .quiet import converters as _quiet
+from .quiet import native_stderr as quiet_native_stderr
 
 
 def logits_only(model: Any) -> Any:
@@ -54,41 +52,6 @@ def _example(seq: int, dtype: Any) -> tuple[Any, Any]:
     ids = torch.full((1, seq), 1000, dtype=dtype)
     ids[0, 0], ids[0, -1] = 101, 102  # [CLS] ... [SEP]
     return ids, torch.ones(1, seq, dtype=dtype)
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence a converter's progress bars, warnings and INFO logs (its errors still raise)."""
-    import warnings
-
-    # "" is the root logger: ai-edge-quantizer warns through it that it overwrites the (atomic) temporary file
-    loggers = [logging.getLogger(n) for n in ("", "nncf", "coremltools", "absl", "executorch", "torch._export")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    console = _rich_console()
-    jupyter = getattr(console, "is_jupyter", False)
-    if console is not None:
-        console.is_jupyter = False  # NNCF's rich progress bars would otherwise draw notebook widgets
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
-                warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
-        if console is not None:
-            console.is_jupyter = jupyter
-
-
-def _rich_console() -> Any:
-    """rich's global console, if rich is installed (NNCF draws its progress bars with it)."""
-    try:
-        import rich
-    except ImportError:
-        return None
-    return rich.get_console()
 
 
 # ---- OpenVINO ---------------------------------------------------------------------------------
@@ -310,9 +273,9 @@ def edge_conversions(model_dir: str | Path, *, static: int, seq: int) -> dict[st
 @functools.lru_cache(maxsize=2)
 def _load(model_dir: str) -> Any:
     """A saved Hugging Face classifier folder, offline (loaded once per process for several steps)."""
-    from transformers import AutoModelForSequenceClassification
+    from .classifiers import load_classifier_model
 
-    return AutoModelForSequenceClassification.from_pretrained(model_dir, local_files_only=True).eval()
+    return load_classifier_model(model_dir)
 
 
 THEN = "--then"  # separates the steps of one command: they run in one process, importing the converters once

@@ -85,7 +85,7 @@ def teacher_targets(teacher: Any, tokenizer: Any, texts: Sequence[str], *, layer
     """
     from tqdm import tqdm
 
-    from edgehelpers.train import length_sorted_batches
+    from edgehelpers.batching import length_sorted_batches
 
     if len(texts) == 0:
         raise ValueError("no texts: the transfer set is empty")

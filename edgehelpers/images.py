@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from edgehelpers.cache import atomic_path, cache_dir, file_lock
-from edgehelpers.data import DATA_ENV, ChecksumError, DataFileError
+from edgehelpers.datafiles import DATA_ENV, ChecksumError, DataFileError
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_ENV = "EDGEHELPERS_FASHION_MNIST"  # another folder holding the four .gz files
@@ -127,7 +127,7 @@ def fashion_mnist_url(name: str) -> str:
 
 def _download(name: str) -> Path:
     """The file in the download cache, fetched once under a lock and kept only if verified."""
-    from edgehelpers import data as _data  # its opener is the seam tests replace
+    from edgehelpers import datafiles  # its opener is the seam tests replace
 
     dest = cache_dir("downloads") / "zalandoresearch" / "fashion-mnist" / name
     with file_lock(cache_dir("locks") / f"download-{_SHA256[name][:16]}"):
@@ -138,7 +138,7 @@ def _download(name: str) -> Path:
             except ChecksumError:
                 dest.unlink()  # a damaged cached copy: fetch it again
         try:
-            response = _data._open_url(fashion_mnist_url(name))
+            response = datafiles.open_url(fashion_mnist_url(name))
         except OSError as err:  # URLError and HTTPError are OSErrors
             raise DataFileError(f"Fashion-MNIST's {name} is not on this machine and could not be downloaded "
                                 f"({err}): {_INSTALL_HINT}") from err

@@ -27,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from edgehelpers.cache import atomic_dir, atomic_write_text, cache_dir, file_lock
+from edgehelpers.cache import atomic_write_text, build_once, cache_dir
 from edgehelpers.data import TextData, load_text_classification, normalize_text
+from edgehelpers.machine import usable_cores
 
 LANGUAGES = {"hi": "Hindi", "mr": "Marathi", "te": "Telugu"}
 PUBLISHED = {"mahasent-gt": ("fine-tuned MahaBERT (Pingle et al., 2023)", 78.80)}
@@ -67,8 +68,8 @@ def sentiment_task() -> IndicTask:
     test = load_text_classification("mahasent-gt", "test", progress=False)
     in_test = {normalize_text(t) for t in test.texts}
     rows = [i for i, t in enumerate(train.texts) if normalize_text(t) not in in_test]
-    none = test._rows([], "leaked")
-    return IndicTask("mahasent-gt", train._rows(rows), test, ["mr"] * len(test), none)
+    none = test.select([], "leaked")
+    return IndicTask("mahasent-gt", train.select(rows), test, ["mr"] * len(test), none)
 
 
 def _joined(parts: Sequence[tuple[str, TextData]], split: str) -> tuple[TextData, list[str]]:
@@ -93,7 +94,7 @@ def topic_task(languages: Sequence[str] = tuple(LANGUAGES)) -> IndicTask:
     train, _ = _joined(valid, "valid")
     test, langs = _joined(tests, "test")
     keep, leaked = _drop_seen(test, {normalize_text(t) for t in train.texts})
-    return IndicTask("indicnews", train, test._rows(keep), [langs[i] for i in keep], test._rows(leaked, "leaked"))
+    return IndicTask("indicnews", train, test.select(keep), [langs[i] for i in keep], test.select(leaked, "leaked"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,7 +288,6 @@ class IndicRecipe:
 
 INDIC_RECIPE = IndicRecipe()
 TASKS = ("mahasent-gt", "indicnews")
-BUILD_MINUTES_2_CORES = 10.5  # measured: 633 s in a cold CI run on 2 AMD Zen 5 cores; scales the "how long" message
 
 
 @dataclass
@@ -329,16 +329,10 @@ def kept_pieces_for(tokenizer: Any, texts: Sequence[str]) -> set[int]:
     return set(pieces_used(tokenizer, texts)) | fallback_pieces(tokenizer)
 
 
-def _cores() -> int:
-    from edgehelpers.models import _cores as cores
-
-    return cores()
-
-
 def _save(model: Any, tokenizer: Any, dest: Path, **extra: Any) -> None:
-    from edgehelpers.models import _quiet_transformers
+    from edgehelpers.quiet import transformers_logs
 
-    with _quiet_transformers():
+    with transformers_logs():
         model.save_pretrained(dest, safe_serialization=True)
         tokenizer.save_pretrained(dest)
     atomic_write_text(dest / "extra.json", json.dumps({k: (v.tolist() if isinstance(v, np.ndarray) else v)
@@ -359,7 +353,7 @@ def _build(recipe: IndicRecipe, dest: Path, progress: bool) -> None:
     keep = kept_pieces_for(full_tok, [t for tk in tasks.values() for t in tk.train.texts])
     e5 = read_e5_file()
     threads = torch.get_num_threads()
-    torch.set_num_threads(recipe.threads or _cores())
+    torch.set_num_threads(recipe.threads or usable_cores())
     kw = dict(batch_size=recipe.batch_size, lr=recipe.lr, max_length=recipe.max_length, seed=recipe.seed,
               warmup_ratio=recipe.warmup_ratio, weight_decay=recipe.weight_decay, progress=progress,
               head_lr=recipe.head_lr)
@@ -396,16 +390,14 @@ def _build(recipe: IndicRecipe, dest: Path, progress: bool) -> None:
         torch.set_num_threads(threads)
     atomic_write_text(dest / "metrics.json", json.dumps({
         "recipe": dataclasses.asdict(recipe), "kept_pieces": sorted(keep),
-        "build_seconds": round(time.perf_counter() - start, 1), "threads": recipe.threads or _cores(),
+        "build_seconds": round(time.perf_counter() - start, 1), "threads": recipe.threads or usable_cores(),
         "built": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=1))
 
 
 def _read_model(path: Path) -> IndicModel:
-    from edgehelpers.e5 import register_mean_pool_classifier
-    from edgehelpers.models import _load_classifier
+    from edgehelpers.classifiers import load_classifier
 
-    register_mean_pool_classifier()
-    tokenizer, model = _load_classifier(path)
+    tokenizer, model = load_classifier(path)
     extra = json.loads((path / "extra.json").read_text(encoding="utf-8"))
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     return IndicModel(model, tokenizer, labels, np.asarray(extra["test_logits"], np.float32), path,
@@ -425,16 +417,8 @@ def indic_models_path(recipe: IndicRecipe = INDIC_RECIPE) -> Path:
 
 
 def load_indic_models(recipe: IndicRecipe = INDIC_RECIPE, *, progress: bool = True) -> IndicModels:
-    """The teachers and students of `recipe`: from the cache, else built once (under a lock) and cached."""
+    """The teachers and students of `recipe`: from the cache, else built once (cache.build_once) and cached."""
     path = indic_models_path(recipe)
-    if (path / "metrics.json").is_file():
-        return _read(recipe, path, built_now=False)
-    with file_lock(path):
-        if (path / "metrics.json").is_file():
-            return _read(recipe, path, built_now=False)
-        minutes = BUILD_MINUTES_2_CORES * 2 / max(1, min(_cores(), 8))
-        print(f"building chapter 8's teachers and students: ~{max(1, round(minutes))} minutes on "
-              f"{_cores()} cores, once; cached at {path}")
-        with atomic_dir(path) as tmp:
-            _build(recipe, tmp, progress)
-    return _read(recipe, path, built_now=True)
+    built = build_once(path, lambda folder: _build(recipe, folder, progress),
+                       what="chapter 8's teachers and students", ready="metrics.json")
+    return _read(recipe, path, built_now=built)

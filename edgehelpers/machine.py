@@ -85,6 +85,11 @@ def lib_versions(libs: Sequence[str] = DEFAULT_LIBS) -> dict[str, str]:
     return versions
 
 
+def usable_cores() -> int:
+    """CPU cores this process may use (a container may see fewer than the machine has)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def machine_info(libs: Sequence[str] = DEFAULT_LIBS) -> dict:
     """Describe this machine: CPU, cores, ISA flags, RAM, OS, Python, date and library versions."""
     text = _CPUINFO.read_text(errors="replace") if _CPUINFO.exists() else ""
@@ -95,7 +100,7 @@ def machine_info(libs: Sequence[str] = DEFAULT_LIBS) -> dict:
         "cpu": cpu,
         "logical_cores": os.cpu_count(),
         # a container may see fewer cores than the machine has: this is what we may actually use
-        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "usable_cores": usable_cores(),
         "physical_cores": _physical_cores(text),
         "isa": isa_flags(fields.get("flags", "").split()),
         "ram_gib": round(ram / 2**30, 1) if ram else None,

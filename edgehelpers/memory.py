@@ -6,13 +6,12 @@ a process's peak memory only ever goes up.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .fresh import run_marked, tail
 from .size import human_bytes
 
 _MARK = "__edgehelpers_peak_memory__ "
@@ -76,28 +75,13 @@ class PeakMemory:
                 f"over {human_bytes(self.after_setup_bytes)} after set-up)")
 
 
-def _tail(text: str, lines: int = 15) -> str:
-    """The last `lines` lines of text, for error messages."""
-    return "\n".join(text.strip().splitlines()[-lines:])
-
-
 def _run_child(job: dict, timeout_s: float, python: str | None, env: dict | None) -> list[PeakMemory]:
     """Run the child with `job` and return one PeakMemory per snippet it reported."""
-    try:
-        proc = subprocess.run(
-            [python or sys.executable, "-c", _CHILD],
-            input=json.dumps(job), capture_output=True, text=True, timeout=timeout_s, env=env,
-        )
-    except subprocess.TimeoutExpired:
-        raise TimeoutError(f"the measured snippet ran longer than timeout_s={timeout_s:g} s; "
-                           "give it less work or raise timeout_s") from None
-    if proc.returncode != 0:
-        raise RuntimeError(f"the measured snippet failed (exit code {proc.returncode}); "
-                           f"the end of its stderr:\n{_tail(proc.stderr)}")
-    reports = [json.loads(ln[len(_MARK):]) for ln in proc.stdout.splitlines() if ln.startswith(_MARK)]
+    reports, stderr = run_marked([python or sys.executable, "-c", _CHILD], job, _MARK, timeout_s=timeout_s,
+                                 what="the measured snippet", env=env)
     if len(reports) < len(job["codes"]):
         raise RuntimeError("the snippet exited before reporting its memory (does it call sys.exit or "
-                           f"os._exit?); the end of its stderr:\n{_tail(proc.stderr)}")
+                           f"os._exit?); the end of its stderr:\n{tail(stderr)}")
     return [PeakMemory(peak_bytes=int(r["peak"]), after_setup_bytes=int(r["after_setup"])) for r in reports]
 
 

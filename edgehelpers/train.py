@@ -1,7 +1,7 @@
 """Fine-tuning and evaluating a sequence classifier on TextData, with dynamic padding.
 
-Headlines are ~20 tokens: padding every batch to a fixed 128 would cost 3-5x, so batches are padded
-only to their longest member, and texts of similar length are batched together.
+Batches are padded only to their longest member, texts of similar length together
+(`edgehelpers.batching`, whose names are re-exported here).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from edgehelpers.batching import encode, length_sorted_batches, pad_batch, pad_id  # noqa: F401 (re-exported)
+
 if TYPE_CHECKING:
     from edgehelpers.accuracy import Accuracy
     from edgehelpers.data import TextData
@@ -21,40 +23,6 @@ if TYPE_CHECKING:
 # loss_fn(outputs, labels, rows): the model's output (logits, and hidden_states when asked for), the
 # batch's labels, and the batch's row numbers in the training data (to look up e.g. teacher targets)
 LossFn = Callable[[Any, torch.Tensor, list[int]], torch.Tensor]
-
-
-def _encode(tokenizer: Any, texts: Sequence[str], max_length: int) -> dict[str, list[list[int]]]:
-    """Token ids (truncated, not padded) of every text."""
-    return dict(tokenizer(list(texts), truncation=True, max_length=max_length))
-
-
-def _pad(encoded: dict[str, list[list[int]]], rows: Sequence[int], pad_id: int) -> dict[str, torch.Tensor]:
-    """A batch of `rows`, padded to its longest member."""
-    width = max(len(encoded["input_ids"][i]) for i in rows)
-    batch = {}
-    for key, values in encoded.items():
-        fill = pad_id if key == "input_ids" else 0
-        batch[key] = torch.tensor([values[i] + [fill] * (width - len(values[i])) for i in rows])
-    return batch
-
-
-def _pad_id(tokenizer: Any) -> int:
-    """The tokenizer's padding id (0 when it has none)."""
-    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-
-
-def length_sorted_batches(tokenizer: Any, texts: Sequence[str], *, batch_size: int,
-                          max_length: int) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
-    """(rows, batch) over `texts`, longest first, each batch padded only to its longest member.
-
-    Longest first: batches hold similar lengths (little padding) and a too-big batch fails at once.
-    """
-    encoded = _encode(tokenizer, texts, max_length)
-    order = sorted(range(len(texts)), key=lambda i: -len(encoded["input_ids"][i]))
-    pad_id = _pad_id(tokenizer)
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        yield rows, _pad(encoded, rows, pad_id)
 
 
 def predict_logits(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], *, batch_size: int = 64,
@@ -152,7 +120,7 @@ def fine_tune(model: torch.nn.Module, tokenizer: Any, data: TextData, *, epochs:
         raise ValueError(f"{data.name} {data.split} is empty: there is nothing to train on")
     torch.manual_seed(seed)  # dropout masks and any fresh weights
     rng = np.random.default_rng(seed)  # batch order
-    encoded = _encode(tokenizer, data.texts, max_length)
+    encoded = encode(tokenizer, data.texts, max_length)
     lengths = [len(ids) for ids in encoded["input_ids"]]
     labels = torch.tensor(data.labels)
     steps_per_epoch = -(-len(data) // batch_size)
@@ -167,7 +135,7 @@ def fine_tune(model: torch.nn.Module, tokenizer: Any, data: TextData, *, epochs:
             for rows in _batches(lengths, batch_size, rng):
                 if on_step is not None:
                     on_step(len(losses), total)
-                batch = batch_inputs(rows) if batch_inputs is not None else _pad(encoded, rows, _pad_id(tokenizer))
+                batch = batch_inputs(rows) if batch_inputs is not None else pad_batch(encoded, rows, pad_id(tokenizer))
                 outputs = model(**batch, output_hidden_states=True) if hidden_states else model(**batch)
                 targets = labels[rows]
                 if loss_fn is None:

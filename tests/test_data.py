@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from edgehelpers import data
+from edgehelpers import data, datafiles
 from edgehelpers.data import ChecksumError, DataFileError, RemoteFile
 
 MIRROR = os.environ.get(data.DATA_ENV)
@@ -29,7 +29,7 @@ PAYLOAD = "text,labels\nFirst headline,Auto\n\"A headline\nover two lines\",Worl
 def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own empty download cache."""
     monkeypatch.setenv("EDGEHELPERS_CACHE", str(tmp_path / "cache"))
-    data._VERIFIED.clear()
+    datafiles._VERIFIED.clear()
 
 
 def _pinned(payload: bytes = PAYLOAD, **kw: str) -> RemoteFile:
@@ -68,7 +68,7 @@ def _serve(monkeypatch: pytest.MonkeyPatch, response: FakeResponse | Exception) 
             raise response
         return response
 
-    monkeypatch.setattr(data, "_open_url", fake_open)
+    monkeypatch.setattr(datafiles, "open_url", fake_open)
     monkeypatch.delenv(data.DATA_ENV, raising=False)
     return asked
 
@@ -232,7 +232,7 @@ def test_download_over_real_http(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
-    monkeypatch.setattr(data, "_open_url", lambda url, timeout=30.0: urllib.request.urlopen(
+    monkeypatch.setattr(datafiles, "open_url", lambda url, timeout=30.0: urllib.request.urlopen(
         url.replace("https://raw.githubusercontent.com", base), timeout=timeout))
     monkeypatch.delenv(data.DATA_ENV, raising=False)
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgehelpers import data, images
+from edgehelpers import data, datafiles, images
 from edgehelpers.data import ChecksumError, DataFileError
 
 PACKAGE = Path(images.FASHION_MNIST_DIR)
@@ -71,7 +71,7 @@ def test_download_is_verified_and_cached(monkeypatch, tmp_path):
         calls.append(url)
         return _Response((PACKAGE / url.rsplit("/", 1)[1]).read_bytes())
 
-    monkeypatch.setattr(data, "_open_url", opener)
+    monkeypatch.setattr(datafiles, "open_url", opener)
     test = images.load_fashion_mnist("test")
     assert test.source == "download" and len(test) == 10_000
     assert all(images.FASHION_COMMIT in u for u in calls) and len(calls) == 2
@@ -82,7 +82,7 @@ def test_download_is_verified_and_cached(monkeypatch, tmp_path):
 def test_download_with_other_bytes_keeps_nothing(monkeypatch, tmp_path):
     monkeypatch.setenv("EDGEHELPERS_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(images, "_local_dirs", lambda: [])
-    monkeypatch.setattr(data, "_open_url", lambda url, timeout=30.0: _Response(gzip.compress(b"tampered")))
+    monkeypatch.setattr(datafiles, "open_url", lambda url, timeout=30.0: _Response(gzip.compress(b"tampered")))
     with pytest.raises(ChecksumError, match="nothing was kept"):
         images.load_fashion_mnist("test")
     assert not list((tmp_path / "cache" / "downloads").rglob("*.gz"))
@@ -95,7 +95,7 @@ def test_no_source_names_the_apt_command(monkeypatch, tmp_path):
     def offline(url, timeout=30.0):
         raise urllib.error.URLError("no network")
 
-    monkeypatch.setattr(data, "_open_url", offline)
+    monkeypatch.setattr(datafiles, "open_url", offline)
     with pytest.raises(DataFileError, match="apt-get install dataset-fashion-mnist"):
         images.load_fashion_mnist("train")
 

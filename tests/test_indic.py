@@ -173,3 +173,21 @@ def test_exercise_four_bit_check_compares_sizes_and_paired_accuracy(tmp_path):
     assert not v.ok and "4-bit" in v.message
     with pytest.raises(ValueError, match="q4_path="):
         exercises.check("8.3", True, pred_q4=None, **kw)
+
+
+@needs_packages
+def test_the_models_are_built_once_by_the_cache_helper(tmp_path, monkeypatch, capsys):
+    """load_indic_models builds through cache.build_once: once, recorded, then read from the cache."""
+    monkeypatch.setenv("EDGEHELPERS_CACHE", str(tmp_path))
+    builds = []
+
+    def fake_build(recipe, dest, progress):
+        builds.append(dest)
+        (dest / "metrics.json").write_text("{}")
+
+    monkeypatch.setattr(indic, "_build", fake_build)
+    monkeypatch.setattr(indic, "_read", lambda recipe, path, built_now: (path, built_now))
+    path, built_now = indic.load_indic_models()
+    assert built_now and path == indic.indic_models_path() and (path / "build.json").is_file()
+    assert "building chapter 8's teachers and students, once" in capsys.readouterr().out
+    assert indic.load_indic_models() == (path, False) and len(builds) == 1

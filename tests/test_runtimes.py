@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("onnxruntime")
 
-from edgehelpers import convert, runtimes, timing  # noqa: E402
+from edgehelpers import convert, quiet, runtimes, timing  # noqa: E402
 from edgehelpers.deps import MissingPackageError  # noqa: E402
 from edgehelpers.onnx_export import export_onnx  # noqa: E402
 from edgehelpers.size import size_on_disk  # noqa: E402
@@ -207,7 +207,7 @@ def test_litert_torch_still_needs_a_static_length(tiny):
     seq = Dim("seq", min=2, max=32)
     example = tuple(torch.ones(1, 8, dtype=torch.int32) for _ in range(2))
     with pytest.raises(Exception):  # noqa: B017 (any failure: the message changes between releases)
-        with convert._quiet():
+        with quiet.converters():
             litert_torch.convert(convert.logits_only(model), example, dynamic_shapes=({1: seq}, {1: seq}))
 
 
@@ -235,7 +235,7 @@ def test_coremltools_needs_the_decomposed_program(tiny):
     model, _, _ = tiny
     example = (torch.ones(1, 8, dtype=torch.long), torch.ones(1, 8, dtype=torch.long))
     program = export(convert.logits_only(model), example).run_decompositions({})  # core ATen ops kept whole
-    with pytest.raises(NotImplementedError, match="new_ones"), convert._quiet():
+    with pytest.raises(NotImplementedError, match="new_ones"), quiet.converters():
         ct.convert(program, minimum_deployment_target=ct.target.iOS17)
 
 

@@ -67,11 +67,21 @@ def test_build_facts_table_reads_the_recorded_build_and_measures_the_size(tmp_pa
     (teacher / "weights.bin").write_bytes(b"x" * 3_000_000)
     conversions.mkdir()
     (conversions / "model.pte").write_bytes(b"x" * 1_000_000)
+    indic = tmp_path / "indic"  # built by edgehelpers.cache.build_once: its record is build.json
+    indic.mkdir()
+    (indic / "build.json").write_text(json.dumps({"build_seconds": 900.0, "cores": 4, "built": "2026-12-02 10:00"}))
+    (indic / "metrics.json").write_text(json.dumps({"build_seconds": 899.0, "threads": 4}))
+    made = tmp_path / "made"
+    made.mkdir()
+    (made / "build.json").write_text(json.dumps({"build_seconds": 0.4, "cores": 2, "made": []}))
     text = build_facts.facts_table([("teacher", "the teacher", teacher), ("conversions", "edge files", conversions),
-                                    ("indic", "chapter 8", tmp_path / "missing")])
-    assert "| `teacher` | the teacher | 9 min on 2 threads (2026-12-01) | 3 MB |" in text
+                                    ("indic", "chapter 8", indic), ("x", "made", made),
+                                    ("y", "absent", tmp_path / "missing")])
+    assert "| `teacher` | the teacher | 9 min on 2 cores (2026-12-01) | 3 MB |" in text
     assert "| `conversions` | edge files | not recorded | 1 MB |" in text
-    assert "| `indic` | chapter 8 | not built on this machine | – |" in text
+    assert "| `indic` | chapter 8 | 15 min on 4 cores (2026-12-02) |" in text
+    assert "| `x` | made | made by chapter 6, not timed |" in text
+    assert "| `y` | absent | not built on this machine | – |" in text
     assert "take 0.0 GB" in text
 
 

@@ -3,8 +3,8 @@
     python tools/build_facts.py _build/src/book/build_facts.txt
 
 `make book` runs it after the notebooks, so the page shows what the machine that built the book
-measured when it built each model (recorded in the cache next to the model: `metrics.json` for the
-teacher and chapter 8's models, `build.json` for the conversions), and the size of each on disk.
+measured when it built each model (recorded next to the model in `build.json` by
+`edgehelpers.cache.build_once`), and the size of each on disk.
 Nothing is typed: a model without a recorded build time says so.
 """
 
@@ -21,8 +21,12 @@ def folder_bytes(path: Path) -> int:
 
 
 def _record(path: Path) -> dict:
-    """The build record of a cached model folder (an empty dict if it has none)."""
-    for name in ("metrics.json", "build.json"):
+    """The build record of a cached model folder (an empty dict if it has none).
+
+    `build.json` is what edgehelpers.cache.build_once writes; folders built before it have the
+    time in `metrics.json` (the teacher, chapter 8's models).
+    """
+    for name in ("build.json", "metrics.json"):
         if (path / name).is_file():
             data = json.loads((path / name).read_text(encoding="utf-8"))
             if "build_seconds" in data:
@@ -54,8 +58,11 @@ def facts_table(models: list[tuple[str, str, Path]]) -> str:
         size = folder_bytes(path)
         total += size
         record = _record(path)
-        took = (f"{record['build_seconds'] / 60:.0f} min on {record.get('threads', '?')} threads "
-                f"({str(record.get('built', '?'))[:10]})" if record else "not recorded")
+        cores = record.get("cores", record.get("threads", "?"))
+        took = (f"{record['build_seconds'] / 60:.0f} min on {cores} cores ({str(record.get('built', '?'))[:10]})"
+                if record else "not recorded")
+        if record.get("made") == []:  # the build found every file made already (by chapter 6)
+            took = "made by chapter 6, not timed"
         lines.append(f"| `{target}` | {what} | {took} | {size / 1e6:,.0f} MB |")
     lines += ["", f"Together the cached models take {total / 1e9:.1f} GB in `~/.cache/edgehelpers/models` "
                   "(the folder to copy between laptops instead of building on each)."]
