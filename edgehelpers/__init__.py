@@ -15,7 +15,8 @@ Floor 1: tools that need no other module
 - ``devices``: edge devices' published figures and roofline estimates for them
 - ``attention``: tiled, linear, random-feature and sliding-window attention; swapping a model's attention
 - ``tokens``: Token Merging and EViT for timm ViTs
-- ``batching``: token ids in batches padded only to their longest member
+- ``batching``: token ids in batches padded only to their longest member; the one loop that runs a
+  model over many texts
 - ``deps``: optional dependencies, with the pip command when one is missing
 - ``quiet``: silencing the libraries' harmless noise, in one place
 - ``fresh``: measuring in a fresh Python process (cold start, peak memory)

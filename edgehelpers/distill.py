@@ -83,28 +83,27 @@ def teacher_targets(teacher: Any, tokenizer: Any, texts: Sequence[str], *, layer
 
     Layer 0 is the embedding output, layer i the output of encoder layer i. Rows follow `texts`.
     """
-    from tqdm import tqdm
-
-    from edgehelpers.batching import length_sorted_batches
+    from edgehelpers.batching import batched_outputs
 
     if len(texts) == 0:
         raise ValueError("no texts: the transfer set is empty")
-    logits = np.empty((len(texts), teacher.config.num_labels), dtype=np.float32)
-    pooled = {layer: np.empty((len(texts), teacher.config.hidden_size), dtype=np.float32) for layer in layers}
+
+    def run(batch: Any) -> np.ndarray:  # logits, then each layer's pooled states, side by side
+        out = teacher(**batch, output_hidden_states=bool(layers))
+        pooled = [masked_mean(out.hidden_states[layer], batch["attention_mask"]) for layer in layers]
+        return torch.cat([out.logits, *pooled], dim=1).float().numpy()
+
     was_training = teacher.training
     teacher.eval()
-    batches = length_sorted_batches(tokenizer, texts, batch_size=batch_size, max_length=max_length)
     try:
         with torch.inference_mode():
-            for rows, batch in tqdm(batches, total=-(-len(texts) // batch_size), desc="teacher targets",
-                                    mininterval=5.0):
-                out = teacher(**batch, output_hidden_states=bool(layers))
-                logits[rows] = out.logits.float().numpy()
-                for layer in layers:
-                    pooled[layer][rows] = masked_mean(out.hidden_states[layer], batch["attention_mask"]).float().numpy()
+            joined = batched_outputs(run, tokenizer, texts, batch_size=batch_size, max_length=max_length,
+                                     progress=True, desc="teacher targets")
     finally:
         teacher.train(was_training)
-    return logits, pooled
+    labels, hidden = teacher.config.num_labels, teacher.config.hidden_size
+    part = lambda start, width: np.ascontiguousarray(joined[:, start:start + width])  # noqa: E731
+    return part(0, labels), {layer: part(labels + i * hidden, hidden) for i, layer in enumerate(layers)}
 
 
 def recover(student: Any, tokenizer: Any, data: Any, teacher_logits: Any, *, lr: float, max_length: int,

@@ -73,20 +73,16 @@ def benchmark_inputs(tokenizer: Any, texts: Sequence[str], *, quantiles: Sequenc
 def _run_batched(sess: Any, tokenizer: Any, texts: Sequence[str], batch_size: int, max_length: int,
                  reduce: Any) -> np.ndarray:
     """reduce(outputs, mask) of every length-sorted batch, put back in the order of `texts`."""
-    from edgehelpers.batching import length_sorted_batches
+    from edgehelpers.batching import batched_outputs
 
-    if len(texts) == 0:
-        raise ValueError("no texts to run: pass at least one")
     wanted = {i.name for i in sess.get_inputs()}
-    parts, order = [], []
-    for rows, batch in length_sorted_batches(tokenizer, texts, batch_size=batch_size, max_length=max_length):
+
+    def run(batch: Any) -> np.ndarray:
         feed = {k: v.numpy().astype(np.int64) for k, v in batch.items()}
         feed.setdefault("token_type_ids", np.zeros_like(feed["input_ids"]))
-        parts.append(reduce(sess.run(None, {k: v for k, v in feed.items() if k in wanted}), feed["attention_mask"]))
-        order += rows
-    out = np.empty((len(texts),) + parts[0].shape[1:], dtype=parts[0].dtype)
-    out[order] = np.concatenate(parts)
-    return out
+        return reduce(sess.run(None, {k: v for k, v in feed.items() if k in wanted}), feed["attention_mask"])
+
+    return batched_outputs(run, tokenizer, texts, batch_size=batch_size, max_length=max_length)
 
 
 def onnx_logits(sess: Any, tokenizer: Any, texts: Sequence[str], *, batch_size: int = 64,

@@ -386,23 +386,13 @@ def logits(runtime: Runtime, tokenizer: Any, texts: Sequence[str], *, batch_size
 
     A static-shape runtime (LiteRT) truncates to its own length; batch-1 runtimes run row by row.
     """
-    from tqdm import tqdm
+    from .batching import batched_outputs
 
-    from .batching import length_sorted_batches
-
-    if len(texts) == 0:
-        raise ValueError("no texts to run: pass at least one")
     max_length = min(max_length, runtime.seq_len or max_length)
     size = 1 if runtime.max_batch == 1 else batch_size
-    parts, order = [], []
-    batches = length_sorted_batches(tokenizer, texts, batch_size=size, max_length=max_length)
-    for rows, batch in tqdm(batches, total=-(-len(texts) // size), desc=runtime.name, disable=not progress,
-                            leave=False, mininterval=5.0):
-        parts.append(runtime.run({k: v.numpy() for k, v in batch.items()}))
-        order += rows
-    out = np.empty((len(texts),) + parts[0].shape[1:], dtype=np.float32)
-    out[order] = np.concatenate(parts)
-    return out
+    return batched_outputs(lambda batch: runtime.run({k: v.numpy() for k, v in batch.items()}).astype(np.float32),
+                           tokenizer, texts, batch_size=size, max_length=max_length, progress=progress,
+                           desc=runtime.name)
 
 
 @dataclass(frozen=True)

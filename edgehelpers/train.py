@@ -14,7 +14,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from edgehelpers.batching import encode, length_sorted_batches, pad_batch, pad_id  # noqa: F401 (re-exported)
+from edgehelpers.batching import (  # noqa: F401 (length_sorted_batches: re-exported)
+    batched_outputs,
+    encode,
+    length_sorted_batches,
+    pad_batch,
+    pad_id,
+)
 
 if TYPE_CHECKING:
     from edgehelpers.accuracy import Accuracy
@@ -28,22 +34,16 @@ LossFn = Callable[[Any, torch.Tensor, list[int]], torch.Tensor]
 def predict_logits(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], *, batch_size: int = 64,
                    max_length: int = 64, progress: bool = False) -> np.ndarray:
     """Logits of shape (len(texts), num_labels), in the order of `texts`."""
-    from tqdm import tqdm  # text bars: no ipywidgets needed, same in a terminal and a notebook
-
     if len(texts) == 0:
         return np.zeros((0, model.config.num_labels), dtype=np.float32)
-    out = np.empty((len(texts), model.config.num_labels), dtype=np.float32)
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
-            batches = length_sorted_batches(tokenizer, texts, batch_size=batch_size, max_length=max_length)
-            for rows, batch in tqdm(batches, total=-(-len(texts) // batch_size), desc="predict",
-                                    disable=not progress, leave=False, mininterval=5.0):
-                out[rows] = model(**batch).logits.float().numpy()
+            return batched_outputs(lambda batch: model(**batch).logits.float().numpy(), tokenizer, texts,
+                                   batch_size=batch_size, max_length=max_length, progress=progress, desc="predict")
     finally:
         model.train(was_training)
-    return out
 
 
 def evaluate(model: torch.nn.Module, tokenizer: Any, data: TextData, **kw: Any) -> Accuracy:
