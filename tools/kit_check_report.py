@@ -77,7 +77,9 @@ def account(data: dict, title: str) -> str:
     copied = any(s["stage"].startswith(COPIED) for s in data.get("stages", []))
     models = ("copied in the cached teacher that the building machine had built (the page's \"build once, "
               "copy to each laptop\")" if copied else "built the cached models")
-    lines = [f"**{title}**: `tools/check_offline_kit.sh` built the kit, cloned the book (commit "
+    reused = any(s["stage"] == "verify the kit" for s in data.get("stages", []))
+    kit = "checked an existing kit against its manifest" if reused else "built the kit"
+    lines = [f"**{title}**: `tools/check_offline_kit.sh` {kit}, cloned the book (commit "
              f"{data.get('commit', '?')}) into a fresh folder with an empty model cache and, inside a "
              "network namespace with no network (`unshare -n`, only the loopback interface up, which "
              "Jupyter's kernel needs; pip's configuration and indexes switched off), installed the kit, "
