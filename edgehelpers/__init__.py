@@ -6,7 +6,7 @@ floors below it. Modules are imported on demand: ``import edgehelpers`` stays li
 
 Floor 1: tools that need no other module
 - ``machine``: the CPU, cores, ISA flags and library versions printed above every table
-- ``timing``: latency percentiles, interleaved comparisons, fixed threads
+- ``timing``: latency percentiles, interleaved comparisons, fixed threads, the thread-by-input table
 - ``accuracy``: accuracy with Wilson intervals, paired differences
 - ``size``: bytes on disk and parameter counts
 - ``fitting``: power-law fits for scaling plots
@@ -29,13 +29,14 @@ Floor 2: the cache, and measurements built on floor 1
 - ``sustain``: sustained load: latency, clock, temperature and energy over time
 - ``profiling``: where a PyTorch forward pass spends its time, by kind of operator
 - ``plots``: the book's figure style; roofline, scaling and Pareto figures
-- ``onnxrt``: ONNX Runtime sessions, logits and embeddings over many texts
+- ``onnxrt``: ONNX Runtime sessions, logits and embeddings over many texts, operator profiles
 - ``prune``: sparsity, head and FFN-neuron importance and removal, movement masks
 - ``e5``: multilingual-e5-small from its pip package, as a transformers model
 
 Floor 3: files the book reads and writes
 - ``datafiles``: pinned data files from a mirror, a pip package or a download, verified by SHA-256
-- ``ledger``: the JSON results ledger every chapter appends to
+- ``ledger``: the JSON results ledger; its fixed fields (task, accuracy, latency, size) say what each
+  row measured
 - ``modelcard``: model cards written from measurements
 - ``classifiers``: loading a saved classifier folder, offline (chapter 8's class included)
 - ``onnx_export``: checked ONNX export of a transformers model

@@ -73,6 +73,19 @@ def _beats(exercise: str, answer: Any, pred_a: Any, pred_b: Any, labels: Any, wh
     return Verdict(exercise, bool(answer) == d.better(), f"{what}: {d}; {'beyond' if d.better() else 'not beyond'} the noise.")
 
 
+def _beats_check(exercise_id: str, a: str, b: str, what: str) -> None:
+    """Register a check of whether the predictions passed as `a` beat those passed as `b` beyond the noise."""
+    def check_beats(exercise: str, answer: Any, *, labels: Any = None, **preds: Any) -> Verdict:
+        if set(preds) != {a, b}:
+            raise TypeError(f"exercise {exercise} takes {a}=, {b}= and labels=, not {', '.join(sorted(preds))}")
+        missing = [name for name in (a, b) if preds[name] is None]
+        if missing:
+            raise ValueError(f"exercise {exercise}: pass your predictions as {' and '.join(missing)}, as the cell shows")
+        return _beats(exercise, answer, preds[a], preds[b], labels, what)
+
+    CHECKS[exercise_id] = check_beats
+
+
 def _paired(name: str, pred_a: Any, pred_b: Any, labels: Any) -> Any:
     """compare(a, b) with an error that names the exercise's inputs when they are missing."""
     from edgehelpers.accuracy import compare
@@ -149,10 +162,7 @@ def _reduce_range(exercise: str, answer: Any, *, preds_reduce: Any, preds_full: 
                    f"{'' if truth else 'not shown to be '}no worse.")
 
 
-@_exercise("2.3")
-def _qat_4bit(exercise: str, answer: Any, *, preds_qat: Any, preds_ptq: Any, labels: Any) -> Verdict:
-    """Does QAT at 4 bits beat 4-bit PTQ beyond the noise?"""
-    return _beats(exercise, answer, preds_qat, preds_ptq, labels, "QAT - PTQ at 4 bits")
+_beats_check("2.3", "preds_qat", "preds_ptq", "QAT - PTQ at 4 bits")  # does QAT at 4 bits beat 4-bit PTQ?
 
 
 @_exercise("2.4")
@@ -194,10 +204,8 @@ def _seed_spread(exercise: str, answer: Any, *, accuracies: Sequence[float], n: 
                    f"{100 * half:.2f} pt: seeds matter {'more' if truth else 'less'} than the test set's sampling noise.")
 
 
-@_exercise("3.3")
-def _tfidf_distilled(exercise: str, answer: Any, *, preds_student: Any, preds_tfidf: Any, labels: Any) -> Verdict:
-    """Does the distilled 1-layer student beat the teacher-labelled TF-IDF model beyond the noise?"""
-    return _beats(exercise, answer, preds_student, preds_tfidf, labels, "student - TF-IDF")
+# does the distilled 1-layer student beat the teacher-labelled TF-IDF model?
+_beats_check("3.3", "preds_student", "preds_tfidf", "student - TF-IDF")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -271,12 +279,8 @@ def _causal_window(exercise: str, answer: Any) -> Verdict:
     return Verdict(exercise, True, "each token sees itself and the w - 1 tokens before it, never a later one.")
 
 
-@_exercise("5.3")
-def _global_token(exercise: str, answer: Any, *, pred_global: Any, pred_window: Any, labels: Any) -> Verdict:
-    """Whether the window with one global token beats the plain window beyond the noise (paired, 95%)."""
-    if pred_global is None:
-        raise ValueError("pass your model's predictions on the long texts as pred_global")
-    return _beats(exercise, answer, pred_global, pred_window, labels, "window + global [CLS] vs window")
+# does the window with one global token beat the plain window?
+_beats_check("5.3", "pred_global", "pred_window", "window + global [CLS] vs window")
 
 
 @_exercise("6.1")

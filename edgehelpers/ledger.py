@@ -66,16 +66,65 @@ def _load(path: Path) -> list[dict]:
     return rows
 
 
-def record(chapter: str, variant: str, **metrics: Any) -> dict:
-    """Insert or replace the row for (chapter, variant) with these metrics; return the row."""
+FIXED = ("task", "accuracy", "acc_low", "acc_high", "n_test", "p50_ms", "p95_ms", "latency_input",
+         "latency_tokens", "threads", "size_bytes", "baseline")  # what `record`'s keywords write
+
+
+def _fixed_fields(task: str | None, accuracy: Any, latency: Any, latency_input: str | None,
+                  size_bytes: int | None, baseline: bool) -> dict[str, Any]:
+    """The row's fixed fields from `record`'s keywords, checked: each says what it measured."""
+    fields: dict[str, Any] = {}
+    if accuracy is not None:
+        if not all(hasattr(accuracy, a) for a in ("value", "low", "high", "n")):
+            raise TypeError("accuracy= takes an accuracy with its interval (edgehelpers.accuracy.accuracy_ci(...)), "
+                            f"not a {type(accuracy).__name__}; record a bare number under another name")
+        if not task:
+            raise ValueError("an accuracy needs task=: the test set it was measured on (e.g. ledger.ENGLISH)")
+        fields |= {"task": task, "accuracy": accuracy.value, "acc_low": accuracy.low, "acc_high": accuracy.high,
+                   "n_test": accuracy.n}
+    elif task:
+        fields["task"] = task
+    if latency is not None:
+        if not hasattr(latency, "p50_ms") or not hasattr(latency, "threads"):
+            raise TypeError(f"latency= takes a timing.LatencyStats, not a {type(latency).__name__}")
+        if not latency_input:
+            raise ValueError("a latency needs latency_input=: the input it was timed on (e.g. 'p50 (22 tok)')")
+        if latency.threads is None:
+            raise ValueError("this latency does not say its thread count: time it with timing.latency(..., threads=n) "
+                             "or timing.compare_latency(..., threads=n)")
+        fields |= {"p50_ms": latency.p50_ms, "p95_ms": latency.p95_ms, "latency_input": str(latency_input),
+                   "latency_tokens": getattr(latency_input, "tokens", None), "threads": latency.threads}
+    elif latency_input:
+        raise ValueError("latency_input= names the input of latency=: pass both")
+    if size_bytes is not None:
+        if isinstance(size_bytes, bool) or int(size_bytes) != size_bytes or size_bytes < 0:
+            raise ValueError(f"size_bytes must be a whole number of bytes, got {size_bytes!r}")
+        fields["size_bytes"] = int(size_bytes)
+    if baseline:
+        fields["baseline"] = True
+    return fields
+
+
+def record(chapter: str, variant: str, *, task: str | None = None, accuracy: Any = None, latency: Any = None,
+           latency_input: str | None = None, size_bytes: int | None = None, baseline: bool = False,
+           **metrics: Any) -> dict:
+    """Insert or replace the row for (chapter, variant); return the row.
+
+    The keywords write the fixed fields every chapter shares, which chapter 9 reads without guessing:
+    task (the test set) with accuracy (an `accuracy_ci` result: value, interval, n), latency (a
+    `LatencyStats` with its thread count) with latency_input (the input's label, e.g. "p50 (22 tok)"),
+    size_bytes, and baseline=True for a non-transformer reference. Any other metric goes in **metrics.
+    """
     for name, value in (("chapter", chapter), ("variant", variant)):
         if not isinstance(value, str) or not value:
             raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-    clash = [k for k in metrics if k in _RESERVED]
+    clash = [k for k in metrics if k in _RESERVED or k in FIXED]
     if clash:
-        raise ValueError(f"metric names {clash} are reserved by the ledger; rename them")
-    row = {"chapter": chapter, "variant": variant}
-    row.update({key: _scalar(key, value) for key, value in metrics.items()})
+        raise ValueError(f"metric names {clash} are reserved, the ledger's own fields: pass task=, accuracy=, latency=, "
+                         "latency_input=, size_bytes= or baseline= instead, or rename them")
+    row: dict[str, Any] = {"chapter": chapter, "variant": variant}
+    fixed = _fixed_fields(task, accuracy, latency, latency_input, size_bytes, baseline)
+    row.update({key: _scalar(key, value) for key, value in (fixed | metrics).items()})
     row["recorded_at"] = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
     row["machine"] = _machine()
     path = ledger_path()
@@ -124,16 +173,7 @@ CHAPTER_NOTEBOOKS = {  # ledger chapter id -> the notebook that writes its rows
     "09-together": "09_putting_it_together.ipynb",
     "09b-ship": "09b_before_you_ship.ipynb",
 }
-ENGLISH = "English headlines (IndicNews-en, clean test split)"
-TASKS = {  # which test set a chapter's accuracy is measured on: points on one plot must share it
-    "02-quantization": ENGLISH, "03-distillation": ENGLISH, "04-pruning": ENGLISH, "06-runtimes": ENGLISH,
-    "09-together": ENGLISH,
-    "07-vision-transformers": "Fashion-MNIST probe on DINOv2-S (112 px)",
-    "07b-small-vit": "Fashion-MNIST, small ViT and CNN (28 px)",
-    "08-indic": "Marathi sentiment (MahaSent), on-device models",
-}
-_ACCURACY = ("accuracy", "acc")  # then the first accuracy_<set> field (chapter 8)
-_LATENCY = ("p50_ms_1t_p50len", "p50_ms_1t", "p50_ms_1t_112px")  # the median real input, batch 1, 1 thread
+ENGLISH = "English headlines (IndicNews-en, clean test split)"  # the task of chapters 0, 2-4, 6 and 9
 
 
 def this_machine() -> str:
@@ -182,34 +222,14 @@ class ResultPoint:
     acc_low: float | None = None
     acc_high: float | None = None
     baseline: bool = False  # a non-transformer reference (TF-IDF), recorded with baseline=True
-
-
-def _first(row: dict, keys: tuple[str, ...], prefix: str | None = None) -> tuple[str, Any] | None:
-    """The first of `keys` present in row as a number (then the first field starting with prefix)."""
-    for k in keys:
-        if isinstance(row.get(k), (int, float)) and not isinstance(row.get(k), bool):
-            return k, row[k]
-    if prefix:
-        for k, v in row.items():
-            if k.startswith(prefix) and isinstance(v, (int, float)) and not isinstance(v, bool):
-                return k, v
-    return None
+    latency_input: str = ""  # what was timed: points of one plot must share it
 
 
 def result_points(rows: list[dict]) -> list[ResultPoint]:
-    """Rows that carry both an accuracy and a one-thread latency on a known task; collapsed runs left out."""
-    points = []
-    for r in rows:
-        task = TASKS.get(r.get("chapter", ""))
-        acc, lat = _first(r, _ACCURACY, "accuracy_"), _first(r, _LATENCY)
-        if task is None or acc is None or lat is None or r.get("collapsed"):
-            continue
-        # chapter 8: accuracy_<set> pairs with acc_low_<set>; "accuracy" and "acc" pair with acc_low
-        suffix = acc[0].removeprefix("accuracy") if acc[0].startswith("accuracy") else ""
-        low, high = r.get(f"acc_low{suffix}"), r.get(f"acc_high{suffix}")
-        size = r.get("size_bytes")
-        points.append(ResultPoint(r["chapter"], r["variant"], task, float(acc[1]), float(lat[1]),
-                                  int(size) if isinstance(size, (int, float)) else None,
-                                  float(low) if isinstance(low, (int, float)) else None,
-                                  float(high) if isinstance(high, (int, float)) else None, bool(r.get("baseline"))))
-    return points
+    """Rows whose fixed fields hold a task, an accuracy and a one-thread latency, as points."""
+    return [ResultPoint(r["chapter"], r["variant"], r["task"], float(r["accuracy"]), float(r["p50_ms"]),
+                        r.get("size_bytes"), r.get("acc_low"), r.get("acc_high"), bool(r.get("baseline")),
+                        r.get("latency_input") or "")
+            for r in rows
+            if r.get("task") and r.get("accuracy") is not None and r.get("p50_ms") is not None
+            and r.get("threads") == 1]

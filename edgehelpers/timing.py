@@ -451,6 +451,66 @@ def compare_at(inputs: Mapping[str, Any], variants: Mapping[str, Any], **kwargs:
             for label, feed in inputs.items()}
 
 
+ThreadTable = dict[str, dict[tuple[int, str], LatencyStats]]  # variant -> (threads, input label) -> stats
+
+
+def threads_by_input(pools: Mapping[str, str], inputs: Mapping[str, Any], make: Callable[[str, int, str], Any], *,
+                     threads: Sequence[int], budget_s: Mapping[str, float], many_threads_budget: float = 1.0,
+                     one_thread_only: Iterable[str] = (), warmup: int = 2, progress: bool = True) -> ThreadTable:
+    """The book's main latency table: every variant on every input at each thread count.
+
+    `pools` maps each variant to its thread pool (its runtime). On one thread all variants run in
+    one interleaved loop per input; on more, only the variants of one pool among themselves, since
+    two runtimes' thread pools timed in turn fight over the cores. make(variant, threads, label)
+    gives what to time (a model, session, runtime or callable of the input); budget_s[label] is the
+    seconds per loop, times `many_threads_budget` on more than one thread.
+    """
+    if not pools or not inputs or not threads:
+        raise ValueError("threads_by_input needs variants, inputs and thread counts")
+    missing = [label for label in inputs if label not in budget_s]
+    if missing:
+        raise ValueError(f"no time budget for inputs {missing}: give budget_s a value for every input label")
+    alone = set(one_thread_only)
+    loops = []
+    for n in threads:
+        if n == 1:
+            loops.append((n, list(pools)))
+        else:
+            for pool in dict.fromkeys(pools.values()):
+                names = [v for v, p in pools.items() if p == pool and v not in alone]
+                if names:
+                    loops.append((n, names))
+    table: ThreadTable = {v: {} for v in pools}
+    steps = [(n, names, label) for n, names in loops for label in inputs]
+    if progress:
+        from tqdm.auto import tqdm
+
+        steps = tqdm(steps, desc="timing, per thread pool and input")
+    for n, names, label in steps:
+        fns = {v: as_callable(make(v, n, label), inputs[label]) for v in names}
+        share = 1.0 if n == 1 else many_threads_budget
+        for v, st in compare_latency(fns, warmup=warmup, budget_s=budget_s[label] * share, threads=n).items():
+            table[v][(n, label)] = st
+    return table
+
+
+def threads_table(table: ThreadTable, labels: Sequence[str], many: int, *, digits: int = 2
+                  ) -> tuple[list[str], list[list[str]], list[tuple[str, int]]]:
+    """(header, rows, groups) for tables.markdown_table: p50 and p95 on one thread and the p50 on
+    `many` threads per input, fastest first on one thread at labels[0]; "-" where not timed."""
+    def cell(stats: LatencyStats | None, p95: bool = False) -> str:
+        if stats is None:
+            return "-"
+        return stats.spread(digits) if p95 else f"{stats.p50_ms:.{digits}f}"
+
+    order = sorted(table, key=lambda v: table[v][(1, labels[0])].p50_ms)
+    header = ["variant"] + [c for _ in labels for c in ("p50 1t", "p95 1t", f"p50 {many}t")]
+    rows = [[v] + [c for lb in labels for c in (cell(table[v].get((1, lb))), cell(table[v].get((1, lb)), True),
+                                                  cell(table[v].get((many, lb))))]
+            for v in order]
+    return header, rows, [("", 1)] + [(str(lb), 3) for lb in labels]
+
+
 # ---------------------------------------------------------------------------------------------
 # reporting
 
@@ -522,15 +582,33 @@ def lengths_table(results: Mapping[str, Mapping[str, LatencyStats]], baseline: s
     return "\n".join(lines + _few_runs_note(st for t in results.values() for st in t.values()))
 
 
-def input_key(label: str) -> tuple[str, int | None]:
-    """('p50len', 22) for 'p50 (22 tok)', ('128tok', 128) for '128 tok', (label, None) otherwise."""
-    import re
+class InputLabel(str):
+    """A benchmark input's name that carries its length: "p50 (22 tok)" with key "p50len" and tokens 22."""
 
-    if match := re.fullmatch(r"(p[\d.]+) \((\d+) tok\)", label):
-        return f"{match.group(1)}len", int(match.group(2))
-    if match := re.fullmatch(r"(\d+) tok", label):
-        return f"{match.group(1)}tok", int(match.group(1))
-    return re.sub(r"\W+", "_", label).strip("_"), None
+    key: str
+    tokens: int | None
+
+    def __new__(cls, text: str, key: str, tokens: int | None = None) -> InputLabel:
+        label = super().__new__(cls, text)
+        label.key, label.tokens = key, tokens
+        return label
+
+    @classmethod
+    def percentile(cls, q: float, tokens: int) -> InputLabel:
+        """A real input at the q-th length percentile, e.g. "p50 (22 tok)"."""
+        return cls(f"p{q:g} ({tokens} tok)", f"p{q:g}len", tokens)
+
+    @classmethod
+    def padded(cls, tokens: int) -> InputLabel:
+        """An input padded to `tokens`, e.g. "128 tok"."""
+        return cls(f"{tokens} tok", f"{tokens}tok", tokens)
+
+
+def _field_key(label: str) -> tuple[str, int | None]:
+    """(ledger key, tokens) of an input label; a plain string's key is its words joined by _."""
+    if isinstance(label, InputLabel):
+        return label.key, label.tokens
+    return "_".join("".join(ch if ch.isalnum() else " " for ch in label).split()), None
 
 
 def latency_metrics(by_input: Mapping[str, LatencyStats], tag: str = "1t") -> dict[str, float | int | None]:
@@ -540,7 +618,7 @@ def latency_metrics(by_input: Mapping[str, LatencyStats], tag: str = "1t") -> di
     """
     fields: dict[str, float | int | None] = {}
     for label, stats in by_input.items():
-        key, tokens = input_key(label)
+        key, tokens = _field_key(label)
         fields[f"p50_ms_{tag}_{key}"] = stats.p50_ms
         fields[f"p95_ms_{tag}_{key}"] = stats.p95_ms
         if tokens is not None:

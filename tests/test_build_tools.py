@@ -84,6 +84,10 @@ def test_ledger_diff_flags_accuracy_moves_beyond_the_interval(tmp_path: Path) ->
     assert moved["fp32"]["delta_pt"] == pytest.approx(-3.0) and moved["fp32"]["beyond_noise"]
     assert [r["ratio"] for r in diff["latency"]] == [0.75]
     assert diff["only_before"] == [("03", "gone")] and diff["only_after"] == [("04", "new")]
+    old = ledger([{"chapter": "07", "variant": "v", "acc": 0.8, "ci_low": 0.7, "ci_high": 0.9}])
+    new = ledger([{"chapter": "07", "variant": "v", "accuracy": 0.81, "acc_low": 0.71, "acc_high": 0.91}])
+    (renamed,) = ledger_diff.compare(ledger_diff._rows(old), ledger_diff._rows(new))["accuracy"]
+    assert renamed["field"] == "accuracy" and renamed["half_ci_pt"] == pytest.approx(10)  # old rows still compare
     text = ledger_diff.report(diff)
     assert "moved beyond half their 95% interval: 1" in text and "BEYOND NOISE" in text and "03/gone" in text
 

@@ -63,8 +63,12 @@ def test_chapter_2_checks():
     better, ptq, labels = _preds(950, 850)
     assert exercises.check("2.3", True, preds_qat=better, preds_ptq=ptq, labels=labels)
     assert not exercises.check("2.3", False, preds_qat=better, preds_ptq=ptq, labels=labels)
-    with pytest.raises(ValueError, match="needs both prediction arrays"):
+    with pytest.raises(ValueError, match="as preds_qat, as the cell shows"):
         exercises.check("2.3", True, preds_qat=None, preds_ptq=ptq, labels=labels)
+    with pytest.raises(ValueError, match="needs both prediction arrays"):  # labels missing
+        exercises.check("2.3", True, preds_qat=better, preds_ptq=ptq)
+    with pytest.raises(TypeError, match="takes preds_qat=, preds_ptq= and labels="):  # a misspelt keyword
+        exercises.check("2.3", True, preds_qatt=better, preds_ptq=ptq, labels=labels)
     assert exercises.check("2.4", "INT8", factors=[0.97, 1.06, 1.98])
     assert not exercises.check("2.4", "runtime", factors=[0.97, 1.06, 1.98])
 

@@ -164,6 +164,34 @@ def test_chapter_structure(nb_path):
 
 
 # --------------------------------------------------------------------------------------------
+# the ledger's chapter ids
+
+
+def _chapter_id(nb: dict) -> str | None:
+    """The CHAPTER = "..." a notebook records its ledger rows under, if it has one."""
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code" and (m := re.search(r'^CHAPTER = "([^"]+)"', _source(cell), re.M)):
+            return m.group(1)
+    return None
+
+
+def test_each_notebook_records_under_its_own_chapter_id():
+    from edgehelpers.ledger import CHAPTER_NOTEBOOKS
+
+    found = {p.name: _chapter_id(_load(p)) for p in NOTEBOOKS}
+    for name, chapter in found.items():
+        records = any("ledger.record(" in _source(c) for c in _load(ROOT / "notebooks" / name)["cells"])
+        assert chapter or not records, f"{name} writes ledger rows but sets no CHAPTER = \"...\""
+        if chapter:
+            assert CHAPTER_NOTEBOOKS.get(chapter) == name, (
+                f"{name} records under {chapter!r}, which edgehelpers.ledger.CHAPTER_NOTEBOOKS maps to "
+                f"{CHAPTER_NOTEBOOKS.get(chapter)}: add or correct its entry there")
+    ids = [c for c in found.values() if c]
+    assert len(ids) == len(set(ids)), f"two notebooks share a chapter id: {ids}"
+    assert set(CHAPTER_NOTEBOOKS) == set(ids), "CHAPTER_NOTEBOOKS names a chapter no notebook records under"
+
+
+# --------------------------------------------------------------------------------------------
 # table of contents
 
 

@@ -25,11 +25,11 @@ def test_ledger_path_default_and_env(tmp_path, monkeypatch):
 
 
 def test_record_upserts_by_chapter_and_variant(ledger_file):
-    ledger.record("02-quantization", "fp32", p50_ms=20.0, size_mb=90.0)
-    ledger.record("02-quantization", "int8", p50_ms=12.0)
-    row = ledger.record("02-quantization", "fp32", p50_ms=19.0)  # a re-run replaces its row
+    ledger.record("02-quantization", "fp32", ms=20.0, size_mb=90.0)
+    ledger.record("02-quantization", "int8", ms=12.0)
+    row = ledger.record("02-quantization", "fp32", ms=19.0)  # a re-run replaces its row
     rows = ledger.read_ledger()
-    assert [(r["variant"], r["p50_ms"]) for r in rows] == [("fp32", 19.0), ("int8", 12.0)]
+    assert [(r["variant"], r["ms"]) for r in rows] == [("fp32", 19.0), ("int8", 12.0)]
     assert "size_mb" not in rows[0]  # replaced, not merged
     assert row == rows[0] and row["chapter"] == "02-quantization"
     assert row["recorded_at"][:4].isdigit() and "cores" in row["machine"]
@@ -157,57 +157,75 @@ def test_missing_chapters_lists_notebooks_to_run_and_skips_chapter_9():
     assert every == ledger.CHAPTER_NOTEBOOKS
 
 
-def _point_row(chapter="03-distillation", variant="v", **metrics):
-    return {"chapter": chapter, "variant": variant, "machine": "m", **metrics}
+def _acc(correct=900, n=1000, low=0.88, high=0.92):
+    from edgehelpers.accuracy import Accuracy
+
+    return Accuracy(correct=correct, n=n, confidence=0.95, low=low, high=high)
 
 
-def test_result_points_reads_accuracy_latency_size_and_interval():
-    (p,) = ledger.result_points([_point_row(accuracy=0.9, acc_low=0.88, acc_high=0.92, p50_ms_1t=4.0,
-                                            size_bytes=1000)])
-    assert p == ledger.ResultPoint("03-distillation", "v", ledger.ENGLISH, 0.9, 4.0, 1000, 0.88, 0.92)
+def _stats(ms=4.0, threads=1):
+    from edgehelpers.timing import LatencyStats
+
+    return LatencyStats.from_samples([ms] * 25, threads=threads)
+
+
+def test_record_writes_the_fixed_fields_from_their_objects(ledger_file):
+    from edgehelpers.timing import InputLabel
+
+    row = ledger.record("03-distillation", "v", task=ledger.ENGLISH, accuracy=_acc(), latency=_stats(),
+                        latency_input=InputLabel.percentile(50, 22), size_bytes=1000, layers=2)
+    assert {k: row[k] for k in ledger.FIXED if k in row} == {
+        "task": ledger.ENGLISH, "accuracy": 0.9, "acc_low": 0.88, "acc_high": 0.92, "n_test": 1000, "p50_ms": 4.0,
+        "p95_ms": 4.0, "latency_input": "p50 (22 tok)", "latency_tokens": 22, "threads": 1, "size_bytes": 1000}
+    assert row["layers"] == 2 and "baseline" not in row
+    assert ledger.record("x", "plain", latency=_stats(), latency_input="112 px")["latency_tokens"] is None
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), [
+    ({"accuracy": 0.9, "task": "t"}, TypeError, "accuracy_ci"),
+    ({"accuracy": _acc()}, ValueError, "needs task="),
+    ({"latency": 4.0, "latency_input": "x"}, TypeError, "LatencyStats"),
+    ({"latency": _stats()}, ValueError, "needs latency_input="),
+    ({"latency": _stats(threads=None), "latency_input": "x"}, ValueError, "thread count"),
+    ({"latency_input": "x"}, ValueError, "pass both"),
+    ({"size_bytes": 1.5}, ValueError, "whole number"),
+    ({"p50_ms": 3.0}, ValueError, "ledger's own fields"),
+    ({"acc_low": 0.1}, ValueError, "ledger's own fields"),
+])
+def test_record_refuses_fields_that_do_not_say_what_they_measured(ledger_file, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        ledger.record("x", "v", **kwargs)
+    assert ledger.read_ledger() == []
+
+
+def _point_row(chapter="03-distillation", variant="v", task=ledger.ENGLISH, **fields):
+    return {"chapter": chapter, "variant": variant, "machine": "m", "task": task, "threads": 1,
+            "latency_input": "p50 (22 tok)", **fields}
+
+
+def test_result_points_reads_the_fixed_fields():
+    (p,) = ledger.result_points([_point_row(accuracy=0.9, acc_low=0.88, acc_high=0.92, p50_ms=4.0, size_bytes=1000)])
+    assert p == ledger.ResultPoint("03-distillation", "v", ledger.ENGLISH, 0.9, 4.0, 1000, 0.88, 0.92,
+                                   latency_input="p50 (22 tok)")
 
 
 def test_result_points_mark_a_baseline():
-    (p, q) = ledger.result_points([_point_row("09-together", "TF-IDF", accuracy=0.88, p50_ms_1t=0.3, baseline=True),
-                                   _point_row("09-together", "final", accuracy=0.87, p50_ms_1t=1.2)])
+    (p, q) = ledger.result_points([_point_row("09-together", "TF-IDF", accuracy=0.88, p50_ms=0.3, baseline=True),
+                                   _point_row("09-together", "final", accuracy=0.87, p50_ms=1.2)])
     assert p.baseline and not q.baseline
 
 
-def test_result_points_reads_acc_with_its_interval():  # chapters 7 and 7b record acc=, acc_low=, acc_high=
-    (p,) = ledger.result_points([_point_row("07b-small-vit", acc=0.85, acc_low=0.83, acc_high=0.87, p50_ms_1t=0.5)])
-    assert (p.accuracy, p.acc_low, p.acc_high) == (0.85, 0.83, 0.87)
-    assert p.task == ledger.TASKS["07b-small-vit"] and p.size_bytes is None
+def test_result_points_take_any_chapter_that_names_its_task():  # no table of chapters: a new one just records
+    (p,) = ledger.result_points([_point_row("10-new", task="a new test set", accuracy=0.85, p50_ms=0.5)])
+    assert (p.task, p.accuracy, p.acc_low, p.size_bytes) == ("a new test set", 0.85, None, None)
 
 
-def test_result_points_pairs_accuracy_of_a_set_with_its_interval():
-    (p,) = ledger.result_points([_point_row("08-indic", accuracy_mahasent=0.8, acc_low_mahasent=0.78,
-                                            acc_high_mahasent=0.82, acc_low=0.1, p50_ms_1t=2.0)])
-    assert (p.accuracy, p.acc_low, p.acc_high) == (0.8, 0.78, 0.82)
+def test_result_points_skip_rows_without_a_task_accuracy_or_one_thread_latency():
+    rows = [_point_row(accuracy=0.9, p50_ms=1.0, threads=2), _point_row(accuracy=0.9), _point_row(p50_ms=1.0),
+            _point_row(task=None, accuracy=0.9, p50_ms=1.0),
+            {"chapter": "02", "variant": "old", "accuracy": 0.9, "p50_ms_1t_p50len": 3.0}]  # an old row: no guess
+    assert ledger.result_points(rows) == []
 
-
-def test_result_points_prefers_the_median_input_latency():
-    rows = [_point_row(variant="p50len", accuracy=0.9, p50_ms_1t_p50len=3.0, p50_ms_1t=9.0, p50_ms_1t_112px=7.0),
-            _point_row(variant="1t", accuracy=0.9, p50_ms_1t=9.0, p50_ms_1t_112px=7.0),
-            _point_row("07-vision-transformers", variant="112px", acc=0.7, p50_ms_1t_224px=20.0, p50_ms_1t_112px=7.0)]
-    assert [(p.variant, p.latency_ms) for p in ledger.result_points(rows)] == [("p50len", 3.0), ("1t", 9.0),
-                                                                              ("112px", 7.0)]
-
-
-def test_result_points_prefers_accuracy_over_acc():
-    (p,) = ledger.result_points([_point_row(accuracy=0.9, acc=0.5, p50_ms_1t=1.0)])
-    assert p.accuracy == 0.9
-
-
-def test_result_points_skips_collapsed_taskless_and_incomplete_rows():
-    rows = [_point_row(variant="kept", accuracy=0.9, p50_ms_1t=1.0, collapsed=False),
-            _point_row(variant="collapsed", accuracy=0.5, p50_ms_1t=1.0, collapsed=True),
-            _point_row("01-bottlenecks", variant="no task", accuracy=0.9, p50_ms_1t=1.0),
-            _point_row(variant="no latency", accuracy=0.9, p50_ms_all=1.0),
-            _point_row(variant="no accuracy", p50_ms_1t=1.0, cosine=0.99),
-            _point_row(variant="accuracy is None", accuracy=None, p50_ms_1t=1.0),
-            _point_row("08-indic", variant="targets", accuracy_met=True, p50_ms_1t=1.0),  # a bool is no accuracy
-            {"variant": "no chapter", "accuracy": 0.9, "p50_ms_1t": 1.0}]
-    assert [p.variant for p in ledger.result_points(rows)] == ["kept"]
 
 
 def test_two_quarantines_in_one_second_keep_both_copies(tmp_path):

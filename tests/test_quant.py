@@ -15,7 +15,7 @@ pytest.importorskip("onnxruntime")
 
 from edgehelpers.onnx_export import ExportMismatchError, check_logits, export_onnx, linear_node_names  # noqa: E402
 from edgehelpers.onnxrt import (benchmark_inputs, fixed_inputs, onnx_embeddings, onnx_logits,  # noqa: E402
-                                real_length_inputs, session)
+                                profile_ops, real_length_inputs, session)
 from edgehelpers.quant import BlockwiseFakeQuant, fake_quantize_blockwise, int8_dynamic, weight_only  # noqa: E402
 
 TEXTS = ["rain expected in pune", "cricket team wins the final", "new phone launched today",
@@ -115,6 +115,8 @@ def test_real_length_inputs_are_real_unpadded_texts(tokenizer):
     assert real_length_inputs(tokenizer, texts, 100)[0] == max(lengths)
     inputs = benchmark_inputs(tokenizer, texts)
     assert list(inputs) == [f"p50 ({tokens} tok)", f"p95 ({max(lengths)} tok)", "128 tok"]
+    # the labels carry their lengths: the ledger reads them, nothing parses the text back
+    assert [(lb.key, lb.tokens) for lb in inputs] == [("p50len", tokens), ("p95len", max(lengths)), ("128tok", 128)]
     assert inputs["128 tok"]["input_ids"].shape == (1, 128)
     p90 = int(np.percentile(lengths, 90, method="nearest"))
     assert list(benchmark_inputs(tokenizer, texts, quantiles=(90,), padded=None)) == [f"p90 ({p90} tok)"]
@@ -271,3 +273,19 @@ def test_int8_static_needs_calibration_and_a_known_method(mlp_onnx, tmp_path):
     with pytest.raises(ValueError, match="unknown calibration method 'Median'"):
         int8_static(path, tmp_path / "a.onnx", [{"x": np.zeros((1, 64), np.float32)}], method="Median")
     assert not (tmp_path / "a.onnx").exists()
+
+
+def test_profile_ops_times_each_operator_type_of_the_timed_runs_only(tiny, tokenizer):
+    _, path = tiny
+    feed = fixed_inputs(tokenizer, 16)
+    fused = profile_ops(path, feed, runs=3, warmup=1)
+    unfused = profile_ops(path, feed, runs=3, warmup=0, level="none")
+    assert fused and all(ms > 0 for ms in fused.values())
+    assert "MatMul" in unfused and "LayerNormalization" in unfused  # level "none" fuses nothing
+    assert not {"SkipLayerNormalization", "FusedMatMul"} & set(unfused)
+    assert {"SkipLayerNormalization"} & set(fused) or "FusedMatMul" in fused  # level "all" fuses
+    assert not list(path.parent.glob("*profile*"))  # the traces are not left beside the model
+    with pytest.raises(ValueError, match="choose from"):
+        profile_ops(path, feed, level="max")
+    with pytest.raises(FileNotFoundError, match="export or quantize"):
+        profile_ops(path.with_name("missing.onnx"), feed)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from edgehelpers import timing
-from edgehelpers.timing import (LatencyStats, as_callable, compare_at, compare_latency, latency, latency_table,
-                                latency_metrics, lengths_table, throughput)
+from edgehelpers.timing import (InputLabel, LatencyStats, as_callable, compare_at, compare_latency, latency, latency_table,
+                                latency_metrics, lengths_table, threads_by_input, threads_table, throughput)
 
 
 class FakeClock:
@@ -429,13 +429,47 @@ def test_lengths_table():
 
 def test_latency_metrics_name_each_input():
     st = LatencyStats.from_samples([2.0, 4.0] * 10, threads=1)
-    fields = latency_metrics({"p50 (22 tok)": st, "p95 (31 tok)": st, "128 tok": st, "odd input!": st}, tag="2t")
+    p50, p95, padded = InputLabel.percentile(50, 22), InputLabel.percentile(95, 31), InputLabel.padded(128)
+    assert (p50, p95, padded) == ("p50 (22 tok)", "p95 (31 tok)", "128 tok")  # still the strings the tables show
+    fields = latency_metrics({p50: st, p95: st, padded: st, "odd input!": st, "p50 (9 tok)": st}, tag="2t")
     assert fields["p50_ms_2t_p50len"] == st.p50_ms and fields["p95_ms_2t_p95len"] == st.p95_ms
-    few = latency_metrics({"128 tok": LatencyStats.from_samples([2.0, 4.0])})
+    few = latency_metrics({padded: LatencyStats.from_samples([2.0, 4.0])})
     assert few["p95_ms_1t_128tok"] is None  # the ledger's "missing": too few runs for a p95
     assert fields["p50len_tokens"] == 22 and fields["p95len_tokens"] == 31 and fields["128tok_tokens"] == 128
     assert "p50_ms_2t_odd_input" in fields and "odd_input_tokens" not in fields
+    # a plain string is a name only: nothing parses a length back out of it
+    assert "p50_ms_2t_p50_9_tok" in fields and "9" not in str([v for k, v in fields.items() if k.endswith("_tokens")])
 
+
+def _pooled(log: list) -> dict:
+    """Variants whose callables note (variant, threads, label) when made."""
+    def make(variant: str, threads: int, label: str):
+        log.append((variant, threads, label))
+        return lambda **feed: sum(range(200))
+    return make
+
+
+def test_threads_by_input_keeps_thread_pools_apart_on_many_threads():
+    log: list = []
+    pools = {"ort a": "ort", "ort b": "ort", "torch": "torch", "compiled": "torch"}
+    inputs = {InputLabel.percentile(50, 5): {}, InputLabel.padded(16): {}}
+    table = threads_by_input(pools, inputs, _pooled(log), threads=(1, 2), budget_s={lb: 0.02 for lb in inputs},
+                             one_thread_only={"compiled"}, progress=False)
+    assert set(table) == set(pools)
+    assert set(table["compiled"]) == {(1, lb) for lb in inputs}  # one thread only
+    assert set(table["ort a"]) == {(n, lb) for n in (1, 2) for lb in inputs}
+    assert all(st.threads == n for v in table.values() for (n, _), st in v.items())
+    # one loop per (thread count, pool, input): on 2 threads the ORT and torch variants never share one
+    loops = [tuple(sorted(v for v, n, lb in log if (n, lb) == key)) for key in dict.fromkeys((n, lb) for _, n, lb in log)]
+    assert loops[:2] == [tuple(sorted(pools))] * 2
+    assert {v for v, n, _ in log if n == 2} == {"ort a", "ort b", "torch"}
+    header, rows, groups = threads_table(table, list(inputs), 2)
+    assert header == ["variant"] + ["p50 1t", "p95 1t", "p50 2t"] * 2 and groups == [("", 1), ("p50 (5 tok)", 3),
+                                                                                      ("16 tok", 3)]
+    assert [r[0] for r in rows] == sorted(table, key=lambda v: table[v][(1, "p50 (5 tok)")].p50_ms)
+    assert next(r for r in rows if r[0] == "compiled")[3] == "-"  # not timed on 2 threads
+    with pytest.raises(ValueError, match="no time budget"):
+        threads_by_input(pools, inputs, _pooled([]), threads=(1,), budget_s={}, progress=False)
 
 def test_importing_helpers_does_not_import_torch():
     code = ("import sys, edgehelpers, edgehelpers.timing, edgehelpers.machine, edgehelpers.size, "

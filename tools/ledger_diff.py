@@ -21,9 +21,23 @@ ACCURACY_PREFIXES = ("accuracy", "acc", "agreement")
 ACCURACY_SKIP = ("acc_low", "acc_high")
 
 
+# fields of rows written before the ledger's fixed fields (commit 51cb210 and earlier), by their new name
+OLD_NAMES = {"acc": "accuracy", "ci_low": "acc_low", "ci_high": "acc_high", "accuracy_mahasent-gt": "accuracy",
+             "acc_low_mahasent-gt": "acc_low", "acc_high_mahasent-gt": "acc_high", "p50_ms_1t": "p50_ms"}
+
+
+def _renamed(row: dict) -> dict:
+    """The row with old field names changed to the fixed fields' names (where the new one is absent)."""
+    out = dict(row)
+    for old, new in OLD_NAMES.items():
+        if old in out and new not in row:
+            out[new] = out.pop(old)
+    return out
+
+
 def _rows(path: Path) -> dict[tuple[str, str], dict]:
     rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
-    return {(r["chapter"], r["variant"]): r for r in rows}
+    return {(r["chapter"], r["variant"]): _renamed(r) for r in rows}
 
 
 def _number(value: object) -> bool:
