@@ -6,7 +6,7 @@ floors below it. Modules are imported on demand: ``import edgehelpers`` stays li
 
 Floor 1: tools that need no other module
 - ``machine``: the CPU, cores, ISA flags and library versions printed above every table
-- ``timing``: latency percentiles, interleaved comparisons, fixed threads, the thread-by-input table
+- ``timing``: latency percentiles, interleaved comparisons, fixed threads, latency tables
 - ``accuracy``: accuracy with Wilson intervals, paired differences
 - ``size``: bytes on disk and parameter counts
 - ``fitting``: power-law fits for scaling plots
@@ -46,6 +46,7 @@ Floor 4: datasets and runtimes
 - ``data``: the text datasets and their clean splits
 - ``images``: Fashion-MNIST, verified
 - ``runtimes``: one interface over ONNX Runtime, OpenVINO, LiteRT, ExecuTorch, PyTorch and Core ML;
+  the one place that feeds a model for timing (`as_callable`, `compare_at`, `threads_by_input`);
   fidelity against a reference; cold start and peak memory in a fresh process
 - ``convert``: converting a classifier for each runtime
 - ``vit``: a pretrained DINOv2-S and checked image inputs

@@ -7,23 +7,31 @@ Each adapter converts them to what its runtime wants (int32 for LiteRT, padding 
 A runtime that is not installed raises `MissingPackageError` naming the pip package; one that cannot
 run on this machine (Core ML off macOS, TensorRT without CUDA) raises `RuntimeUnavailable` with the
 reason, so a notebook can print it and go on.
+
+Timing goes through here too: `as_callable(obj, feed)` turns a `Runtime`, a torch module, an ONNX
+Runtime session, a LiteRT interpreter or a plain callable into the no-argument call that
+`timing.compare_latency` times (text or image inputs), `compare_at` times variants on several
+inputs, and `threads_by_input` builds the book's thread-by-input table.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import timing
 from .deps import require
 from .fresh import peak_bytes, run_marked, tail
+from .onnxrt import ort_feed
 from .quiet import native_stderr as quiet_native_stderr  # re-exported: its old home
 from .size import size_on_disk
 
@@ -139,9 +147,7 @@ class OrtRuntime(Runtime):
         self.inputs = [i.name for i in self.session.get_inputs()]
 
     def _prepare(self, feed: Mapping[str, Any]) -> Any:
-        arrays = _as_int64(feed)
-        arrays["token_type_ids"] = np.zeros_like(arrays["input_ids"])  # encoders exported with it want zeros
-        return {k: arrays[k] for k in self.inputs}
+        return ort_feed(self.session, _as_int64(feed))
 
     def _call(self, prepared: Any) -> np.ndarray:
         return self.session.run(None, prepared)[0]
@@ -393,6 +399,169 @@ def logits(runtime: Runtime, tokenizer: Any, texts: Sequence[str], *, batch_size
     return batched_outputs(lambda batch: runtime.run({k: v.numpy() for k, v in batch.items()}).astype(np.float32),
                            tokenizer, texts, batch_size=size, max_length=max_length, progress=progress,
                            desc=runtime.name)
+
+
+# ---------------------------------------------------------------------------------------------
+# timing any model: the one place that feeds a runtime (a `Runtime`, or the libraries' own objects)
+
+
+def _bind(fn: Callable[..., object], inputs: Any) -> Callable[[], object]:
+    """Bind inputs to fn: a mapping as keywords, a tuple/list as positionals, else one argument."""
+    if inputs is None:
+        return fn
+    if isinstance(inputs, Mapping):
+        return functools.partial(fn, **dict(inputs))
+    if isinstance(inputs, (tuple, list)):
+        return functools.partial(fn, *inputs)
+    return functools.partial(fn, inputs)
+
+
+def _is_torch_module(obj: Any) -> bool:
+    """Whether obj is a torch.nn.Module (without importing torch if nobody has)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)
+
+
+def _is_ort_session(obj: Any) -> bool:
+    """Duck-typed check for an onnxruntime.InferenceSession."""
+    return all(hasattr(obj, a) for a in ("run", "get_inputs", "get_outputs"))
+
+
+def _is_litert_interpreter(obj: Any) -> bool:
+    """Duck-typed check for an ai_edge_litert (or TFLite) Interpreter."""
+    return all(hasattr(obj, a) for a in ("get_input_details", "set_tensor", "invoke", "get_tensor"))
+
+
+def _torch_callable(model: Any, inputs: Any) -> Callable[[], object]:
+    """Call a torch module on `inputs` under inference_mode (no autograd bookkeeping).
+
+    numpy arrays in a dict of inputs become tensors once, here, so one feed serves every runtime.
+    """
+    import torch
+
+    if isinstance(inputs, Mapping):
+        inputs = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in inputs.items()}
+    call = _bind(model, inputs)
+
+    def run() -> object:
+        with torch.inference_mode():
+            return call()
+
+    return run
+
+
+def _ort_callable(sess: Any, inputs: Any) -> Callable[[], object]:
+    """Call an ONNX Runtime session on a dict of numpy arrays keyed by input name (converted once)."""
+    return functools.partial(sess.run, None, ort_feed(sess, inputs))
+
+
+def _litert_callable(interp: Any, inputs: Any) -> Callable[[], object]:
+    """Call a LiteRT interpreter: set every input tensor, invoke, read every output tensor."""
+    details = interp.get_input_details()
+    if isinstance(inputs, Mapping):
+        names = [d["name"] for d in details]
+        unknown = [k for k in inputs if k not in names]
+        if unknown or len(inputs) != len(details):
+            raise ValueError(f"inputs do not match the LiteRT model: got {list(inputs)}, it takes {names} "
+                             "(or pass a list in that order)")
+        arrays = [np.asarray(inputs[d["name"]]) for d in details]
+    elif isinstance(inputs, (list, tuple)):
+        if len(inputs) != len(details):
+            raise ValueError(f"the LiteRT model takes {len(details)} inputs "
+                             f"({[d['name'] for d in details]}), got {len(inputs)}")
+        arrays = [np.asarray(a) for a in inputs]
+    else:
+        raise TypeError("a LiteRT interpreter needs inputs as a dict {name: array} or a list in "
+                        "get_input_details() order")
+    for d, arr in zip(details, arrays, strict=True):
+        if arr.dtype != d["dtype"]:
+            raise ValueError(f"LiteRT input {d['name']!r} expects {np.dtype(d['dtype'])}, got {arr.dtype}: "
+                             f"cast it with .astype(np.{np.dtype(d['dtype'])})")
+        if tuple(arr.shape) != tuple(d["shape"]):
+            interp.resize_tensor_input(d["index"], list(arr.shape))
+    interp.allocate_tensors()  # needed before the first set_tensor and after any resize; cheap otherwise
+    out_idx = [d["index"] for d in interp.get_output_details()]
+    pairs = [(d["index"], arr) for d, arr in zip(details, arrays, strict=True)]
+
+    def run() -> list[np.ndarray]:
+        for index, arr in pairs:
+            interp.set_tensor(index, arr)  # each call, as an app would feed a new input
+        interp.invoke()
+        return [interp.get_tensor(i) for i in out_idx]
+
+    return run
+
+
+def as_callable(obj: Any, inputs: Any = None) -> Callable[[], object]:
+    """Wrap a torch module, ONNX Runtime session, LiteRT interpreter, `runtimes.Runtime` or callable as `fn()`."""
+    if isinstance(obj, Runtime):
+        return obj.bind(inputs)
+    if _is_torch_module(obj):
+        return _torch_callable(obj, inputs)
+    if _is_ort_session(obj):
+        return _ort_callable(obj, inputs)
+    if _is_litert_interpreter(obj):
+        return _litert_callable(obj, inputs)
+    if callable(obj):
+        return _bind(obj, inputs)
+    raise TypeError(
+        f"cannot time a {type(obj).__module__}.{type(obj).__name__}: pass a torch.nn.Module, an "
+        "onnxruntime.InferenceSession, an ai_edge_litert Interpreter or a callable"
+    )
+
+
+def compare_at(inputs: Mapping[str, Any], variants: Mapping[str, Any],
+               **kwargs: Any) -> dict[str, dict[str, timing.LatencyStats]]:
+    """compare_latency of every variant on each input in turn: {input label: {variant: stats}}.
+
+    `variants` maps names to `Runtime`s, torch modules, ONNX Runtime sessions, LiteRT interpreters
+    or callables taking the input; `inputs` maps labels (e.g. "p50 (22 tok)") to one input each (a
+    dict of numpy arrays serves torch and ONNX Runtime alike); `kwargs` go to compare_latency.
+    """
+    if not inputs:
+        raise ValueError("compare_at needs at least one input: {'label': feed, ...}")
+    return {label: timing.compare_latency({name: as_callable(obj, feed) for name, obj in variants.items()}, **kwargs)
+            for label, feed in inputs.items()}
+
+
+def threads_by_input(pools: Mapping[str, str], inputs: Mapping[str, Any], make: Callable[[str, int, str], Any], *,
+                     threads: Sequence[int], budget_s: Mapping[str, float], many_threads_budget: float = 1.0,
+                     one_thread_only: Iterable[str] = (), warmup: int = 2, progress: bool = True) -> timing.ThreadTable:
+    """The book's main latency table: every variant on every input at each thread count.
+
+    `pools` maps each variant to its thread pool (its runtime). On one thread all variants run in
+    one interleaved loop per input; on more, only the variants of one pool among themselves, since
+    two runtimes' thread pools timed in turn fight over the cores. make(variant, threads, label)
+    gives what to time (a model, session, runtime or callable of the input); budget_s[label] is the
+    seconds per loop, times `many_threads_budget` on more than one thread.
+    """
+    if not pools or not inputs or not threads:
+        raise ValueError("threads_by_input needs variants, inputs and thread counts")
+    missing = [label for label in inputs if label not in budget_s]
+    if missing:
+        raise ValueError(f"no time budget for inputs {missing}: give budget_s a value for every input label")
+    alone = set(one_thread_only)
+    loops = []
+    for n in threads:
+        if n == 1:
+            loops.append((n, list(pools)))
+        else:
+            for pool in dict.fromkeys(pools.values()):
+                names = [v for v, p in pools.items() if p == pool and v not in alone]
+                if names:
+                    loops.append((n, names))
+    table: timing.ThreadTable = {v: {} for v in pools}
+    steps = [(n, names, label) for n, names in loops for label in inputs]
+    if progress:
+        from tqdm.auto import tqdm
+
+        steps = tqdm(steps, desc="timing, per thread pool and input")
+    for n, names, label in steps:
+        fns = {v: as_callable(make(v, n, label), inputs[label]) for v in names}
+        share = 1.0 if n == 1 else many_threads_budget
+        for v, st in timing.compare_latency(fns, warmup=warmup, budget_s=budget_s[label] * share, threads=n).items():
+            table[v][(n, label)] = st
+    return table
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Latency measured the book's way: warm-up, many timed runs, percentiles, variants interleaved.
 
-The protocol (see DESIGN.md): warm up, then time enough runs for a stable p95 with
+The book's measurement protocol: warm up, then time enough runs for a stable p95 with
 `time.perf_counter_ns`; report p50, p95 and mean with the thread count; compare variants
 interleaved in one run, so drift of the machine (heat, a neighbour's job) hits them all alike,
 and quote ratios rather than absolute numbers.
@@ -16,10 +16,8 @@ interval, from the order statistics, within +-1% by default): a fast call needs 
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -286,7 +284,7 @@ def compare_latency(
     for name in names:
         if not callable(fns[name]):
             raise TypeError(f"variant {name!r} is a {type(fns[name]).__name__}, not a callable; "
-                            "wrap models with as_callable(model, inputs)")
+                            "wrap models with runtimes.as_callable(model, inputs)")
     _check_loop_args(warmup, rounds, min_rounds, budget_s, max_rounds)
     samples: dict[str, list[int]] = {name: [] for name in names}
     scope = _use_threads(threads) if threads is not None else contextlib.nullcontext()
@@ -323,175 +321,7 @@ def throughput(fn: Callable[[], object], items_per_call: int, **latency_kwargs: 
 # adapters: models of each runtime as a zero-argument callable
 
 
-def _bind(fn: Callable[..., object], inputs: Any) -> Callable[[], object]:
-    """Bind inputs to fn: a mapping as keywords, a tuple/list as positionals, else one argument."""
-    if inputs is None:
-        return fn
-    if isinstance(inputs, Mapping):
-        return functools.partial(fn, **dict(inputs))
-    if isinstance(inputs, (tuple, list)):
-        return functools.partial(fn, *inputs)
-    return functools.partial(fn, inputs)
-
-
-def _is_torch_module(obj: Any) -> bool:
-    """Whether obj is a torch.nn.Module (without importing torch if nobody has)."""
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(obj, torch.nn.Module)
-
-
-def _is_ort_session(obj: Any) -> bool:
-    """Duck-typed check for an onnxruntime.InferenceSession."""
-    return all(hasattr(obj, a) for a in ("run", "get_inputs", "get_outputs"))
-
-
-def _is_litert_interpreter(obj: Any) -> bool:
-    """Duck-typed check for an ai_edge_litert (or TFLite) Interpreter."""
-    return all(hasattr(obj, a) for a in ("get_input_details", "set_tensor", "invoke", "get_tensor"))
-
-
-def _torch_callable(model: Any, inputs: Any) -> Callable[[], object]:
-    """Call a torch module on `inputs` under inference_mode (no autograd bookkeeping).
-
-    numpy arrays in a dict of inputs become tensors once, here, so one feed serves every runtime.
-    """
-    import torch
-
-    if isinstance(inputs, Mapping):
-        inputs = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in inputs.items()}
-    call = _bind(model, inputs)
-
-    def run() -> object:
-        with torch.inference_mode():
-            return call()
-
-    return run
-
-
-def _ort_callable(sess: Any, inputs: Any) -> Callable[[], object]:
-    """Call an ONNX Runtime session on a dict of numpy arrays keyed by input name."""
-    if not isinstance(inputs, Mapping):
-        raise TypeError("an onnxruntime session needs inputs as a dict {input name: numpy array}; "
-                        f"its inputs are {[i.name for i in sess.get_inputs()]}")
-    feed = {name: np.asarray(value) for name, value in inputs.items()}  # converted once, not per call
-    expected = [i.name for i in sess.get_inputs()]
-    missing = [n for n in expected if n not in feed]
-    extra = [n for n in feed if n not in expected]
-    if missing or extra:
-        raise ValueError(f"inputs do not match the ONNX model: missing {missing}, unexpected {extra}; "
-                         f"the model takes {expected}")
-    return functools.partial(sess.run, None, feed)
-
-
-def _litert_callable(interp: Any, inputs: Any) -> Callable[[], object]:
-    """Call a LiteRT interpreter: set every input tensor, invoke, read every output tensor."""
-    details = interp.get_input_details()
-    if isinstance(inputs, Mapping):
-        names = [d["name"] for d in details]
-        unknown = [k for k in inputs if k not in names]
-        if unknown or len(inputs) != len(details):
-            raise ValueError(f"inputs do not match the LiteRT model: got {list(inputs)}, it takes {names} "
-                             "(or pass a list in that order)")
-        arrays = [np.asarray(inputs[d["name"]]) for d in details]
-    elif isinstance(inputs, (list, tuple)):
-        if len(inputs) != len(details):
-            raise ValueError(f"the LiteRT model takes {len(details)} inputs "
-                             f"({[d['name'] for d in details]}), got {len(inputs)}")
-        arrays = [np.asarray(a) for a in inputs]
-    else:
-        raise TypeError("a LiteRT interpreter needs inputs as a dict {name: array} or a list in "
-                        "get_input_details() order")
-    for d, arr in zip(details, arrays, strict=True):
-        if arr.dtype != d["dtype"]:
-            raise ValueError(f"LiteRT input {d['name']!r} expects {np.dtype(d['dtype'])}, got {arr.dtype}: "
-                             f"cast it with .astype(np.{np.dtype(d['dtype'])})")
-        if tuple(arr.shape) != tuple(d["shape"]):
-            interp.resize_tensor_input(d["index"], list(arr.shape))
-    interp.allocate_tensors()  # needed before the first set_tensor and after any resize; cheap otherwise
-    out_idx = [d["index"] for d in interp.get_output_details()]
-    pairs = [(d["index"], arr) for d, arr in zip(details, arrays, strict=True)]
-
-    def run() -> list[np.ndarray]:
-        for index, arr in pairs:
-            interp.set_tensor(index, arr)  # each call, as an app would feed a new input
-        interp.invoke()
-        return [interp.get_tensor(i) for i in out_idx]
-
-    return run
-
-
-def as_callable(obj: Any, inputs: Any = None) -> Callable[[], object]:
-    """Wrap a torch module, ONNX Runtime session, LiteRT interpreter, `runtimes.Runtime` or callable as `fn()`."""
-    if hasattr(obj, "bind") and hasattr(obj, "run") and hasattr(obj, "kind"):  # an edgehelpers.runtimes.Runtime
-        return obj.bind(inputs)
-    if _is_torch_module(obj):
-        return _torch_callable(obj, inputs)
-    if _is_ort_session(obj):
-        return _ort_callable(obj, inputs)
-    if _is_litert_interpreter(obj):
-        return _litert_callable(obj, inputs)
-    if callable(obj):
-        return _bind(obj, inputs)
-    raise TypeError(
-        f"cannot time a {type(obj).__module__}.{type(obj).__name__}: pass a torch.nn.Module, an "
-        "onnxruntime.InferenceSession, an ai_edge_litert Interpreter or a callable"
-    )
-
-
-def compare_at(inputs: Mapping[str, Any], variants: Mapping[str, Any], **kwargs: Any) -> dict[str, dict[str, LatencyStats]]:
-    """compare_latency of every variant on each input in turn: {input label: {variant: stats}}.
-
-    `variants` maps names to torch modules, ONNX Runtime sessions, LiteRT interpreters or
-    callables taking the input; `inputs` maps labels (e.g. "p50 (22 tok)") to one input each (a
-    dict of numpy arrays serves torch and ONNX Runtime alike); `kwargs` go to compare_latency.
-    """
-    if not inputs:
-        raise ValueError("compare_at needs at least one input: {'label': feed, ...}")
-    return {label: compare_latency({name: as_callable(obj, feed) for name, obj in variants.items()}, **kwargs)
-            for label, feed in inputs.items()}
-
-
 ThreadTable = dict[str, dict[tuple[int, str], LatencyStats]]  # variant -> (threads, input label) -> stats
-
-
-def threads_by_input(pools: Mapping[str, str], inputs: Mapping[str, Any], make: Callable[[str, int, str], Any], *,
-                     threads: Sequence[int], budget_s: Mapping[str, float], many_threads_budget: float = 1.0,
-                     one_thread_only: Iterable[str] = (), warmup: int = 2, progress: bool = True) -> ThreadTable:
-    """The book's main latency table: every variant on every input at each thread count.
-
-    `pools` maps each variant to its thread pool (its runtime). On one thread all variants run in
-    one interleaved loop per input; on more, only the variants of one pool among themselves, since
-    two runtimes' thread pools timed in turn fight over the cores. make(variant, threads, label)
-    gives what to time (a model, session, runtime or callable of the input); budget_s[label] is the
-    seconds per loop, times `many_threads_budget` on more than one thread.
-    """
-    if not pools or not inputs or not threads:
-        raise ValueError("threads_by_input needs variants, inputs and thread counts")
-    missing = [label for label in inputs if label not in budget_s]
-    if missing:
-        raise ValueError(f"no time budget for inputs {missing}: give budget_s a value for every input label")
-    alone = set(one_thread_only)
-    loops = []
-    for n in threads:
-        if n == 1:
-            loops.append((n, list(pools)))
-        else:
-            for pool in dict.fromkeys(pools.values()):
-                names = [v for v, p in pools.items() if p == pool and v not in alone]
-                if names:
-                    loops.append((n, names))
-    table: ThreadTable = {v: {} for v in pools}
-    steps = [(n, names, label) for n, names in loops for label in inputs]
-    if progress:
-        from tqdm.auto import tqdm
-
-        steps = tqdm(steps, desc="timing, per thread pool and input")
-    for n, names, label in steps:
-        fns = {v: as_callable(make(v, n, label), inputs[label]) for v in names}
-        share = 1.0 if n == 1 else many_threads_budget
-        for v, st in compare_latency(fns, warmup=warmup, budget_s=budget_s[label] * share, threads=n).items():
-            table[v][(n, label)] = st
-    return table
 
 
 def threads_table(table: ThreadTable, labels: Sequence[str], many: int, *, digits: int = 2

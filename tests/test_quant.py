@@ -15,7 +15,7 @@ pytest.importorskip("onnxruntime")
 
 from edgehelpers.onnx_export import ExportMismatchError, check_logits, export_onnx, linear_node_names  # noqa: E402
 from edgehelpers.onnxrt import (benchmark_inputs, fixed_inputs, onnx_embeddings, onnx_logits,  # noqa: E402
-                                profile_ops, real_length_inputs, session)
+                                ort_feed, profile_ops, real_length_inputs, session)
 from edgehelpers.quant import BlockwiseFakeQuant, fake_quantize_blockwise, int8_dynamic, weight_only  # noqa: E402
 
 TEXTS = ["rain expected in pune", "cricket team wins the final", "new phone launched today",
@@ -289,3 +289,21 @@ def test_profile_ops_times_each_operator_type_of_the_timed_runs_only(tiny, token
         profile_ops(path, feed, level="max")
     with pytest.raises(FileNotFoundError, match="export or quantize"):
         profile_ops(path.with_name("missing.onnx"), feed)
+
+
+def test_ort_feed_is_the_one_rule_for_feeding_onnx_runtime(tiny, tokenizer):
+    _, path = tiny
+    sess = session(path)
+    feed = fixed_inputs(tokenizer, 8)
+    names = [i.name for i in sess.get_inputs()]
+    got = ort_feed(sess, feed)
+    assert list(got) == names  # the model's order, nothing else
+    if "token_type_ids" in names:  # an encoder exported with it gets zeros
+        assert not got["token_type_ids"].any() and got["token_type_ids"].shape == feed["input_ids"].shape
+    assert list(ort_feed(sess, {**feed, "token_type_ids": np.zeros((1, 8), np.int64)})) == names
+    with pytest.raises(ValueError, match="missing \\['attention_mask'\\]"):
+        ort_feed(sess, {"input_ids": feed["input_ids"]})
+    with pytest.raises(ValueError, match="unexpected \\['pixels'\\]"):
+        ort_feed(sess, {**feed, "pixels": np.zeros(3)})
+    with pytest.raises(TypeError, match="as a dict"):
+        ort_feed(sess, feed["input_ids"])

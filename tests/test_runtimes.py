@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("onnxruntime")
 
-from edgehelpers import convert, quiet, runtimes, timing  # noqa: E402
+from edgehelpers import convert, quiet, runtimes  # noqa: E402
 from edgehelpers.deps import MissingPackageError  # noqa: E402
 from edgehelpers.onnx_export import export_onnx  # noqa: E402
 from edgehelpers.size import size_on_disk  # noqa: E402
@@ -49,7 +49,7 @@ def test_torch_and_onnxruntime_adapters_match_pytorch(tiny, tokenizer, one_threa
     ref = _reference(model, feed)
     for rt in (runtimes.TorchRuntime(model), runtimes.load("onnxruntime", onnx_path)):
         np.testing.assert_allclose(rt.run(feed), ref, atol=1e-4)
-        np.testing.assert_allclose(timing.as_callable(rt, feed)(), ref, atol=1e-4)  # timing takes any Runtime
+        np.testing.assert_allclose(runtimes.as_callable(rt, feed)(), ref, atol=1e-4)  # what timing calls
     assert runtimes.load("onnxruntime", onnx_path).size_bytes > 0
 
 

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from edgehelpers import timing
-from edgehelpers.timing import (InputLabel, LatencyStats, as_callable, compare_at, compare_latency, latency, latency_table,
-                                latency_metrics, lengths_table, threads_by_input, threads_table, throughput)
+from edgehelpers.runtimes import as_callable, compare_at, threads_by_input
+from edgehelpers.timing import (InputLabel, LatencyStats, compare_latency, latency, latency_table, latency_metrics,
+                                lengths_table, threads_table, throughput)
 
 
 class FakeClock:
