@@ -247,7 +247,7 @@ def latency(
     """
     if not callable(fn):
         raise TypeError(f"fn must be a callable taking no arguments, got {type(fn).__name__}; "
-                        "wrap a model and its inputs with as_callable(model, inputs)")
+                        "wrap a model and its inputs with runtimes.as_callable(model, inputs)")
     _check_loop_args(warmup, runs, min_runs, budget_s, max_runs)
     scope = _use_threads(threads) if threads is not None else contextlib.nullcontext()
     with scope:
