@@ -20,6 +20,7 @@ Floor 1: tools that need no other module
 - ``deps``: optional dependencies, with the pip command when one is missing
 - ``quiet``: silencing the libraries' harmless noise, in one place
 - ``fresh``: measuring in a fresh Python process (cold start, peak memory)
+- ``webserve``: a loopback web server whose pages are cross-origin isolated (wasm threads)
 
 Floor 2: the cache, and measurements built on floor 1
 - ``cache``: atomic writes, locks, and `build_once` for every cached model
