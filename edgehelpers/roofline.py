@@ -96,7 +96,7 @@ class Roofline:
 
     def as_metrics(self) -> dict[str, float]:
         """Flat numbers for the results ledger."""
-        out = {"bandwidth_gbs": self.bandwidth_gbs, "threads": self.threads}
+        out = {"bandwidth_gbs": self.bandwidth_gbs, "measured_threads": self.threads}
         out.update({f"peak_{name.lower()}_gops": value for name, value in self.peaks.items()})
         return out
 

@@ -47,3 +47,12 @@ def test_roofline_model():
         r.ridge("FP16")
     with pytest.raises(ValueError, match="positive"):
         r.attainable(0.0)
+
+
+def test_roofline_metrics_fit_the_ledger(tmp_path, monkeypatch):
+    from edgehelpers import ledger
+
+    monkeypatch.setenv("EDGEHELPERS_LEDGER", str(tmp_path / "ledger.json"))
+    r = Roofline(bandwidth_gbs=10.0, peaks={"FP32": 200.0, "INT8": 400.0}, threads=2)
+    row = ledger.record("01-bottlenecks", "roofline-2t", **r.as_metrics())  # none of the ledger's own fields
+    assert row["measured_threads"] == 2 and "threads" not in row
