@@ -32,6 +32,8 @@ NB_TOTAL_BUDGET_S ?= 3950
 # (tools/exercise_solutions.py), and holds each chapter's solutions to this budget: solutions stay small
 SOLUTIONS_BUDGET_S ?= 150
 MATHJAX_VERSION := 3.2.2
+# the browser chapter's runtime and tokenizer (edgehelpers.webbundle.NPM_PACKAGES pins the same versions)
+WEB_NPM := onnxruntime-web@1.31.1 @huggingface/tokenizers@0.2.0 @litertjs/core@2.5.3
 STAMP := $(VENV)/.setup-done
 # marks when each stage begins and ends in $(BUILD)/stages.log; `.ci/run` prints the times at the end
 STAGE := $(PYTHON) tools/stages.py
@@ -56,6 +58,9 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml tools/cpu_torchvision.
 	$(BIN)/python tools/cpu_torchvision.py
 	# MathJax from npm, so math renders offline (the default loads it from a CDN)
 	npm install -s --no-audit --no-fund --prefix .build-tools mathjax@$(MATHJAX_VERSION)
+	# ONNX Runtime Web, tokenizers.js and LiteRT.js from npm, so the browser chapter's page is served
+	# whole from the book (no CDN)
+	npm install -s --no-audit --no-fund --prefix .build-tools $(WEB_NPM)
 	touch $@
 	@$(STAGE) end set-up
 
@@ -117,6 +122,8 @@ html: setup
 	$(BIN)/python tools/kit_check_report.py include book/kit-check.json $(BUILD)/kit-check.json $(SRC)/book/kit_check.txt
 	$(BIN)/jupyter-book build $(SRC) --path-output . --warningiserror --keep-going -q
 	$(BIN)/python tools/install_mathjax.py .build-tools/node_modules/mathjax $(HTML)
+	# the live page (book/browser_demo.md) runs the book's models from this folder, in the reader's browser
+	$(BIN)/python tools/build_web_bundle.py $(HTML)/web
 	@$(STAGE) end html
 	@echo "The book: $(CURDIR)/$(HTML)/index.html"
 

@@ -21,6 +21,7 @@ Floor 1: tools that need no other module
 - ``quiet``: silencing the libraries' harmless noise, in one place
 - ``fresh``: measuring in a fresh Python process (cold start, peak memory)
 - ``webserve``: a loopback web server whose pages are cross-origin isolated (wasm threads)
+- ``browser``: headless Chromium driven over WebDriver with the standard library
 
 Floor 2: the cache, and measurements built on floor 1
 - ``cache``: atomic writes, locks, and `build_once` for every cached model
@@ -64,7 +65,10 @@ Floor 6: the book's models
 Floor 7: chapter 8's models
 - ``indic``: the Indic tasks, vocabulary tools and the cached e5 teachers and students
 
-Floor 8: the exercises
+Floor 8: the web bundle
+- ``webbundle``: the offline page that runs the book's models in a browser (ONNX Runtime Web)
+
+Floor 9: the exercises
 - ``exercises``: runnable checks of the chapters' exercises
 
 Use ``from edgehelpers import timing`` or ``from edgehelpers.timing import latency``.

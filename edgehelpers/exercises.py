@@ -471,3 +471,34 @@ def _sdot_factor(exercise: str, answer: Any, *, slow: float, fast: float) -> Ver
     """The ratio of two roofline estimates (within 5%)."""
     truth = slow / fast
     return Verdict(exercise, _close(answer, truth, 0.05), f"{slow:.2f} ms / {fast:.2f} ms = {truth:.2f}x.")
+
+
+@_exercise("9.7")
+def _threads_pay(exercise: str, answer: Any, *, speedup: Mapping[int, float]) -> Verdict:
+    """The sweep length with the largest multi-thread speed-up in the page."""
+    truth = max(speedup, key=speedup.get)
+    listed = ", ".join(f"{n} tok {s:.2f}x" for n, s in speedup.items())
+    return Verdict(exercise, answer == truth, f"speed-ups: {listed}; the largest at {truth} tokens.")
+
+
+@_exercise("9.8")
+def _fp32_page(exercise: str, answer: Any, *, int8_page: int, work: Any) -> Verdict:
+    """FP32 page weight / INT8 page weight, from the bundle the solution builds (within 2%)."""
+    import json
+    from pathlib import Path
+
+    manifest = Path(work) / "web-fp32" / "models.json"
+    if not manifest.is_file():
+        return Verdict(exercise, False, f"no FP32 bundle at {manifest.parent}: build it as the exercise says.")
+    from edgehelpers.webbundle import page_weight
+
+    truth = page_weight(json.loads(manifest.read_text(encoding="utf-8")), "indic")["total"] / int8_page
+    return Verdict(exercise, _close(answer, truth, 0.02), f"the FP32 page is {truth:.2f}x the INT8 one.")
+
+
+@_exercise("9.9")
+def _opt_disabled(exercise: str, answer: Any, *, disabled_ms: float, default_ms: float) -> Verdict:
+    """Whether the page is over 10% slower with graph optimisation off."""
+    truth = disabled_ms > 1.1 * default_ms
+    return Verdict(exercise, bool(answer) == truth,
+                   f"{disabled_ms:.2f} ms with optimisation off, {default_ms:.2f} ms with it on: {disabled_ms / default_ms:.2f}x.")

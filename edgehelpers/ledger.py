@@ -172,6 +172,7 @@ CHAPTER_NOTEBOOKS = {  # ledger chapter id -> the notebook that writes its rows
     "08-indic": "08_indic_case_study.ipynb",
     "09-together": "09_putting_it_together.ipynb",
     "09b-ship": "09b_before_you_ship.ipynb",
+    "09c-browser": "09c_browser.ipynb",
 }
 ENGLISH = "English headlines (IndicNews-en, clean test split)"  # the task of chapters 0, 2-4, 6 and 9
 
@@ -203,8 +204,9 @@ def split_machines(rows: list[dict], machine: str | None = None) -> tuple[list[d
     return mine, others
 
 
-def missing_chapters(rows: list[dict], *, skip: tuple[str, ...] = ("09-together", "09b-ship")) -> dict[str, str]:
-    """{chapter id: notebook to run} for every chapter with no row in `rows`."""
+def missing_chapters(rows: list[dict], *,
+                     skip: tuple[str, ...] = ("09-together", "09b-ship", "09c-browser")) -> dict[str, str]:
+    """{chapter id: notebook to run} for every chapter with no row in `rows` (9b runs before 9c)."""
     present = {r.get("chapter") for r in rows}
     return {c: nb for c, nb in CHAPTER_NOTEBOOKS.items() if c not in present and c not in skip}
 

@@ -25,7 +25,6 @@ BOOK_REQUIRE=1 (set by `make browser`): a missing book or browser fails instead 
 
 from __future__ import annotations
 
-import base64
 import functools
 import html.parser
 import http.server
@@ -33,18 +32,15 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
 import tempfile
 import threading
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
+
+from edgehelpers.browser import CHROME_FLAGS, CHROMEDRIVER, CHROMIUM, WebDriver, missing_browser
 
 pytestmark = pytest.mark.browser
 
@@ -54,31 +50,7 @@ if not HTML.is_absolute():
     HTML = ROOT / HTML
 SCREENSHOTS = Path(os.environ.get("BOOK_SCREENSHOTS") or ROOT / "_build" / "screenshots")
 EXECUTED = ROOT / "_build" / "src"  # the executed notebooks the book was rendered from
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
 REQUIRE = os.environ.get("BOOK_REQUIRE", "") not in ("", "0", "false", "no")
-CHROME_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-    "--disable-extensions",
-    # a page is never "in the background" here: do not slow its timers (the inspection waits on them)
-    "--disable-background-timer-throttling",
-    "--disable-renderer-backgrounding",
-    "--disable-backgrounding-occluded-windows",
-    "--hide-scrollbars",
-    "--window-size=1280,1000",
-    # only the local server resolves: a page that needs the network fails here
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-]
-PAGE_TIMEOUT_S = 60  # generous: CI machines are small and shared
-SCRIPT_TIMEOUT_S = 120
-MAX_SCREENSHOT_HEIGHT = 20000  # CSS pixels
 # a figure drawn wider than the page is scaled down, and its labels with it: past this factor a
 # 10-point label (14 px at the inline backend's 100 dpi) falls under about 9 px
 MAX_FIGURE_SHRINK = 1.5
@@ -174,116 +146,6 @@ def site():
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class WebDriver:
-    """Just enough of the W3C WebDriver protocol (plus chromedriver's CDP bridge) for these checks."""
-
-    def __init__(self, driver: str, binary: str, flags: list[str], profile: str):
-        self.port = _free_port()
-        self.log = tempfile.NamedTemporaryFile(prefix="chromedriver-", suffix=".log", delete=False)
-        self.proc = subprocess.Popen(
-            [driver, f"--port={self.port}"], stdout=self.log, stderr=subprocess.STDOUT
-        )
-        self.base = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if self._call("GET", "/status").get("ready"):
-                    break
-            except (urllib.error.URLError, ConnectionError, OSError):
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.close()
-                raise RuntimeError(f"chromedriver did not start; its log: {self.log.name}")
-            time.sleep(0.1)
-        caps = {
-            "browserName": "chrome",
-            "pageLoadStrategy": "normal",
-            "timeouts": {"pageLoad": PAGE_TIMEOUT_S * 1000, "script": SCRIPT_TIMEOUT_S * 1000},
-            "goog:loggingPrefs": {"browser": "ALL"},
-            "goog:chromeOptions": {"binary": binary, "args": [*flags, f"--user-data-dir={profile}"]},
-        }
-        value = self._call("POST", "/session", {"capabilities": {"alwaysMatch": caps}})
-        self.session = value["sessionId"]
-        self.browser_version = value.get("capabilities", {}).get("browserVersion", "?")
-
-    def _call(self, method: str, path: str, payload: dict | None = None, timeout: float = 60):
-        data = json.dumps(payload).encode() if payload is not None else None
-        req = urllib.request.Request(
-            self.base + path, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                body = json.loads(resp.read() or b"{}")
-        except urllib.error.HTTPError as exc:
-            body = json.loads(exc.read() or b"{}")
-            value = body.get("value", {})
-            raise RuntimeError(f"WebDriver {method} {path}: {value.get('error')}: {value.get('message')}") from None
-        return body.get("value")
-
-    def cmd(self, method: str, path: str, payload: dict | None = None, timeout: float = 60):
-        return self._call(method, f"/session/{self.session}{path}", payload, timeout)
-
-    def cdp(self, command: str, params: dict | None = None):
-        return self.cmd("POST", "/goog/cdp/execute", {"cmd": command, "params": params or {}})
-
-    def get(self, url: str) -> None:
-        self.cmd("POST", "/url", {"url": url}, timeout=PAGE_TIMEOUT_S + 10)
-
-    def execute(self, script: str, *args):
-        return self.cmd("POST", "/execute/sync", {"script": script, "args": list(args)})
-
-    def execute_async(self, script: str, *args):
-        return self.cmd("POST", "/execute/async", {"script": script, "args": list(args)}, timeout=SCRIPT_TIMEOUT_S + 10)
-
-    def console_log(self) -> list[dict]:
-        """Browser console entries since the last call (chromedriver's legacy log endpoint)."""
-        try:
-            return self.cmd("POST", "/se/log", {"type": "browser"}) or []
-        except RuntimeError:
-            return []
-
-    def screenshot(self, path: Path) -> tuple[int, int]:
-        """A full-page PNG: the viewport is made as tall as the document, then captured."""
-        self.execute("window.scrollTo(0, 0)")
-        metrics = self.cdp("Page.getLayoutMetrics")
-        viewport = metrics.get("cssLayoutViewport") or metrics["layoutViewport"]
-        width = int(viewport["clientWidth"])  # the page as a reader sees it, not any overflow
-        height = int(self.execute("return Math.max(document.documentElement.scrollHeight, document.body.scrollHeight)"))
-        height = max(1, min(height, MAX_SCREENSHOT_HEIGHT))
-        self.cdp(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
-        )
-        try:
-            self.execute("window.scrollTo(0, 0)")
-            shot = self.cdp("Page.captureScreenshot", {"format": "png", "fromSurface": True})
-        finally:
-            self.cdp("Emulation.clearDeviceMetricsOverride")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(shot["data"]))
-        return width, height
-
-    def close(self) -> None:
-        try:
-            if getattr(self, "session", None):
-                self._call("DELETE", f"/session/{self.session}", timeout=20)
-        except Exception:  # noqa: BLE001 - closing must not mask a test's own failure
-            pass
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.log.close()
 
 
 # Installed before any of the page's own scripts run: records what would otherwise be lost.
@@ -395,9 +257,9 @@ ERROR_IN_STDERR = re.compile(r"Traceback \(most recent call last\)|^\s*\w*(?:Err
 
 @pytest.fixture(scope="module")
 def browser():
-    for tool in (CHROMIUM, CHROMEDRIVER):
-        if not (Path(tool).is_file() and os.access(tool, os.X_OK)):
-            _unavailable(f"{tool} not found: install Debian's chromium and chromium-driver (.ci/run does)")
+    reason = missing_browser()
+    if reason:
+        _unavailable(reason)
     profile = tempfile.mkdtemp(prefix="book-chromium-")
     driver = WebDriver(CHROMEDRIVER, CHROMIUM, CHROME_FLAGS, profile)
     try:
@@ -595,3 +457,106 @@ def test_internal_links_resolve():
     assert checked, "no internal links found at all: is the book empty?"
     broken = list(dict.fromkeys(broken))
     assert not broken, f"{len(broken)} broken internal link(s) in {HTML}:\n- " + "\n- ".join(broken)
+
+
+# --------------------------------------------------------------------------------------------
+# the live page (book/browser_demo.md): the book's models in the reader's browser
+
+
+def _web_bundle() -> dict:
+    from edgehelpers.webbundle import verify_bundle
+
+    if not (HTML / "web" / "models.json").is_file():
+        _unavailable(f"no web bundle at {HTML / 'web'} (make html builds it)")
+    return verify_bundle(HTML / "web")
+
+
+def _python_logits(spec: dict, text: str):
+    """(ids, logits) of `text` from Python: the bundle's own tokenizer files and ONNX file."""
+    import numpy as np
+    import onnxruntime
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(HTML / "web" / Path(spec["tokenizer"]).parent)
+    enc = tok([text], truncation=True, max_length=spec["max_length"], return_tensors="np")
+    sess = onnxruntime.InferenceSession(str(HTML / "web" / spec["model"]), providers=["CPUExecutionProvider"])
+    ids = enc["input_ids"].astype(np.int64)
+    feed = {i.name: (enc[i.name].astype(np.int64) if i.name in enc else np.zeros_like(ids)) for i in sess.get_inputs()}
+    return ids[0].tolist(), sess.run(None, feed)[0][0]
+
+
+def _type(browser, model: str, text: str) -> dict:
+    """Choose `model`, type `text` as a reader would, and return the page's answer once it shows."""
+    browser.execute("const s = document.getElementById('model'); if (s.value !== arguments[0]) {"
+                    " s.value = arguments[0]; s.dispatchEvent(new Event('change')); }", model)
+    browser.execute("const t = document.getElementById('text'); t.value = arguments[0];"
+                    " t.dispatchEvent(new Event('input'));", text)
+    browser.wait_for(f"(window.edgeLast && window.edgeLast.text === {json.dumps(text)} && window.edgeLast.model"
+                     f" === {json.dumps(model)}) || (window.edgeLastError && document.getElementById('text').value"
+                     f" === {json.dumps(text)})")
+    return browser.execute("return {last: window.edgeLast, error: window.edgeLastError, answer:"
+                           " document.getElementById('answer').textContent, note:"
+                           " document.getElementById('note').textContent}")
+
+
+LIVE_TEXTS = {"english": "Sensex falls 500 points as global markets slide",
+              "indic": "भारत ने ऑस्ट्रेलिया को टेस्ट मैच में हराया"}
+
+
+def test_live_page_answers_like_python(site, browser):
+    """Typed into the page, a headline gets Python's ids, Python's class and (nearly) Python's logits."""
+    import numpy as np
+
+    manifest = _web_bundle()
+    browser.get(f"{site}/web/index.html")
+    browser.wait_for("window.edgeReady === true")
+    assert not browser.execute("return window.edgeLastError"), "the page shows an error on load"
+    assert "1 thread" in browser.execute("return document.getElementById('status').textContent"), \
+        "a page served without isolation headers must say it runs on one thread"
+    for model, text in LIVE_TEXTS.items():
+        spec = manifest["models"][model]
+        shown = _type(browser, model, text)
+        assert not shown["error"], shown["error"]
+        ids, logits = _python_logits(spec, text)
+        assert shown["last"]["ids"] == ids, f"{model}: the page's token ids differ from Python's"
+        assert shown["answer"] == spec["labels"][int(np.argmax(logits))], f"{model}: a different class than Python"
+        assert np.abs(np.asarray(shown["last"]["logits"]) - logits).max() < 0.05
+
+
+def test_live_page_explains_bad_input(site, browser):
+    """Empty text and text over the model's length get a message in the page, not a blank answer."""
+    manifest = _web_bundle()
+    browser.get(f"{site}/web/index.html")
+    browser.wait_for("window.edgeReady === true")
+    empty = _type(browser, "english", "   ")
+    assert empty["error"] and "empty" in empty["error"] and not empty["answer"]
+    limit = manifest["models"]["english"]["max_length"]
+    long = _type(browser, "english", "farmers sow paddy as the monsoon arrives early " * 40)
+    assert not long["error"] and long["answer"], "a long text must still be classified"
+    assert f"only the first {limit}" in long["note"], f"no truncation note: {long['note']!r}"
+
+
+def test_live_page_names_a_missing_file(browser, tmp_path):
+    """A bundle without its model file: the page says which file is missing and how to rebuild."""
+    from edgehelpers.webserve import serve
+
+    manifest = _web_bundle()
+    copy = tmp_path / "web"
+    shutil.copytree(HTML / "web", copy)
+    (copy / manifest["models"]["english"]["model"]).unlink()
+    with serve(copy, isolated=False) as url:
+        browser.get(url + "index.html")
+        browser.wait_for("window.edgeReady === true")
+        error = browser.execute("return document.getElementById('error').textContent")
+    assert "missing from the bundle" in error and "model.onnx" in error, error
+
+
+def test_live_page_runs_inside_the_book(site, browser):
+    """The book's page embeds the live page, and it answers there."""
+    _web_bundle()
+    browser.get(f"{site}/book/browser_demo.html")
+    browser.wait_for("document.querySelector('iframe') && document.querySelector('iframe').contentWindow"
+                     " && document.querySelector('iframe').contentWindow.edgeReady === true")
+    label = browser.execute("return document.querySelector('iframe').contentWindow.edgeLast.label")
+    labels = _web_bundle()["models"]["english"]["labels"]
+    assert label in labels

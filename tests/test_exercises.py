@@ -15,8 +15,8 @@ torch = pytest.importorskip("torch")
 def test_no_answer_yet_and_unknown_exercise():
     v = exercises.check("1.1", None)
     assert v.ok is None and not v and "no answer yet" in repr(v)
-    with pytest.raises(ValueError, match="no exercise '9.9'.*1.1"):
-        exercises.check("9.9", 1)
+    with pytest.raises(ValueError, match="no exercise '99.1'.*1.1"):
+        exercises.check("99.1", 1)
 
 
 def _roof(bw: float, fp32: float) -> Roofline:
@@ -230,10 +230,31 @@ def test_chapter_9_4_to_9_6_numbers():
     assert not exercises.check("9.6", 3.8, p50_ms=p50, short="8 tok", long="128 tok")  # beyond 5%
 
 
+def test_chapter_9c_browser_checks(tmp_path):
+    import json
+
+    speedup = {8: 0.8, 32: 1.1, 128: 1.6}
+    assert exercises.check("9.7", 128, speedup=speedup)
+    assert not exercises.check("9.7", 8, speedup=speedup)
+    assert not exercises.check("9.8", 2.0, int8_page=100, work=tmp_path)  # no FP32 bundle built yet
+    (tmp_path / "web-fp32").mkdir()
+    files = {"lib/ort-wasm-simd-threaded.wasm": {"bytes": 100}, "lib/ort.wasm.min.mjs": {"bytes": 10},
+             "models/indic/model.onnx": {"bytes": 380}, "models/indic/tokenizer.json": {"bytes": 9},
+             "models/indic/tokenizer_config.json": {"bytes": 1}}
+    spec = {"model": "models/indic/model.onnx", "tokenizer": "models/indic/tokenizer.json",
+            "tokenizer_config": "models/indic/tokenizer_config.json"}
+    (tmp_path / "web-fp32" / "models.json").write_text(json.dumps({"files": files, "models": {"indic": spec}}))
+    assert exercises.check("9.8", 2.5, int8_page=200, work=tmp_path)  # 500 / 200
+    assert not exercises.check("9.8", 2.7, int8_page=200, work=tmp_path)
+    assert exercises.check("9.9", True, disabled_ms=12.0, default_ms=10.0)
+    assert exercises.check("9.9", False, disabled_ms=10.5, default_ms=10.0)
+    assert not exercises.check("9.9", True, disabled_ms=10.5, default_ms=10.0)
+
+
 def test_every_check_is_tested():
     tested = {"1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "2.3", "2.4", "3.1", "3.2", "3.3", "4.1", "4.2", "4.3",
               "5.1", "5.2", "5.3", "6.1", "6.2", "6.3", "7.1", "7.2", "7.3", "7.4", "7.5", "7.6", "8.1", "8.2", "8.3",
-              "9.1", "9.2", "9.3", "9.4", "9.5", "9.6"}  # 8.x: tests/test_indic.py
+              "9.1", "9.2", "9.3", "9.4", "9.5", "9.6", "9.7", "9.8", "9.9"}  # 8.x: tests/test_indic.py
     assert set(exercises.CHECKS) == tested, "a new check needs a test above"
 
 

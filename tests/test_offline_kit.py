@@ -205,3 +205,11 @@ def test_the_stack_has_a_notebook_front_end():
     assert "jupyterlab" in kit.requirement_names(kit.ROOT / "requirements.txt")
     assert version("jupyterlab") == kit.plan()["jupyterlab"]
     assert (Path(sys.executable).parent / "jupyter-lab").is_file(), "the venv has the jupyter-lab command"
+
+
+def test_the_kit_carries_the_browser_chapters_pinned_npm_packages():
+    from edgehelpers.webbundle import NPM_PACKAGES
+
+    packed = {spec.rsplit("@", 1)[0]: spec.rsplit("@", 1)[1] for spec in kit.WEB_NPM}
+    assert all(packed.get(name) == version for name, version in NPM_PACKAGES.items())
+    assert '"$KIT"/npm/*.tgz' in kit.INSTALL and ".build-tools/node_modules/$name" in kit.INSTALL

@@ -9,6 +9,7 @@ The kit holds
                pip's build tools, so `pip install -e` of the book works offline;
 - data/        the offline data mirror ($EDGEHELPERS_DATA) and Fashion-MNIST in the mirror layout;
 - mathjax-*.tgz  MathJax from npm, for building the HTML book offline (when npm is available);
+- npm/         the browser chapter's npm packages (ONNX Runtime Web, tokenizers.js, LiteRT.js), packed;
 - DATA-LICENCES.md  the data's licences and attribution (and what NonCommercial means for a lead);
 - manifest.json  every file with its size and SHA-256, and the pins it was built from;
 - install.sh   the commands a participant runs, offline, in a clone of the book's repository.
@@ -228,6 +229,10 @@ participants to download them themselves, for their own non-commercial study).
   kit was built on a machine with Debian's `dataset-fashion-mnist` package.
 """
 
+# the browser chapter's packages (edgehelpers.webbundle.NPM_PACKAGES) and LiteRT.js's one dependency
+WEB_NPM = ("onnxruntime-web@1.31.1", "@huggingface/tokenizers@0.2.0", "@litertjs/core@2.5.3",
+           "@litertjs/wasm-utils@2.5.3")
+
 INSTALL = """#!/usr/bin/env bash
 # Offline install of "Transformers at the Edge" from this kit. Run it from a clone of the book's
 # repository (the same commit the kit was built from):  bash /path/to/kit/install.sh
@@ -247,6 +252,13 @@ if ls "$KIT"/mathjax-*.tgz >/dev/null 2>&1; then
 else
     echo "note: no MathJax in this kit: the chapters run, but 'make book' cannot render the HTML book offline"
 fi
+# the browser chapter's npm packages, unpacked where `make setup` installs them (each is self-contained)
+for tgz in "$KIT"/npm/*.tgz; do
+    [ -e "$tgz" ] || { echo "note: no npm packages in this kit: chapter 9c and the live page need them"; break; }
+    name="$(tar -xzOf "$tgz" package/package.json | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["name"])')"
+    mkdir -p ".build-tools/node_modules/$name"
+    tar -xzf "$tgz" -C ".build-tools/node_modules/$name" --strip-components=1
+done
 # the set-up is done: 'make teacher conversions indic' and 'make notebooks' must not redo it (it needs PyPI)
 touch .venv/.setup-done
 echo
@@ -290,6 +302,8 @@ def build(out: Path, data: Path) -> Path:
             shutil.copy2(gz, fashion / gz.name)
     if shutil.which("npm"):
         subprocess.run(["npm", "pack", "-s", "mathjax@3.2.2", "--pack-destination", str(tmp)], check=True)
+        (tmp / "npm").mkdir()
+        subprocess.run(["npm", "pack", "-s", *WEB_NPM, "--pack-destination", str(tmp / "npm")], check=True)
     if FASHION_COPYRIGHT.is_file():
         (tmp / "data" / FASHION_MIRROR.parents[1]).mkdir(parents=True, exist_ok=True)
         shutil.copy2(FASHION_COPYRIGHT, tmp / "data" / FASHION_MIRROR.parents[1] / "COPYRIGHT")
