@@ -489,7 +489,9 @@ def _type(browser, model: str, text: str) -> dict:
     """Choose `model`, type `text` as a reader would, and return the page's answer once it shows."""
     browser.execute("const s = document.getElementById('model'); if (s.value !== arguments[0]) {"
                     " s.value = arguments[0]; s.dispatchEvent(new Event('change')); }", model)
-    browser.execute("const t = document.getElementById('text'); t.value = arguments[0];"
+    browser.wait_for("window.edgeLast || window.edgeLastError")  # the model menu's own answer first
+    browser.execute("window.edgeLast = null; window.edgeLastError = null;"
+                    " const t = document.getElementById('text'); t.value = arguments[0];"
                     " t.dispatchEvent(new Event('input'));", text)
     browser.wait_for(f"(window.edgeLast && window.edgeLast.text === {json.dumps(text)} && window.edgeLast.model"
                      f" === {json.dumps(model)}) || (window.edgeLastError && document.getElementById('text').value"
