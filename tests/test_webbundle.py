@@ -179,3 +179,13 @@ def test_precompiled_map_gives_pythons_ids(tmp_path):
     assert fixed["ids"] == python
     stock = _node_ids(tmp_path, tok_dir, TRICKY, patch=False)
     assert stock["ids"] != python, "the stock tokenizer now matches: the fix may be unneeded, check upstream"
+
+
+def test_the_makefile_installs_the_pinned_versions():
+    """`make setup` installs exactly the versions the bundle checks for (and the offline kit packs)."""
+    import re
+
+    line = re.search(r"^WEB_NPM := (.*)$", (ROOT / "Makefile").read_text(encoding="utf-8"), re.M)
+    assert line, "the Makefile has no WEB_NPM line"
+    installed = dict(spec.rsplit("@", 1) for spec in line.group(1).split())
+    assert installed == webbundle.NPM_PACKAGES
