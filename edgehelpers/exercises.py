@@ -502,3 +502,33 @@ def _opt_disabled(exercise: str, answer: Any, *, disabled_ms: float, default_ms:
     truth = disabled_ms > 1.1 * default_ms
     return Verdict(exercise, bool(answer) == truth,
                    f"{disabled_ms:.2f} ms with optimisation off, {default_ms:.2f} ms with it on: {disabled_ms / default_ms:.2f}x.")
+
+
+@_exercise("10.1")
+def _kv_context(exercise: str, answer: Any, *, shape: Any, budget_bytes: int) -> Verdict:
+    """Tokens of FP16 KV cache that fit in `budget_bytes` (exact whole number)."""
+    truth = int(budget_bytes // shape.kv_bytes_per_token(2))
+    return Verdict(exercise, int(answer) == truth,
+                   f"{shape.kv_bytes_per_token(2):,.0f} bytes per token: {truth:,} tokens fit in {budget_bytes:,} bytes.")
+
+
+@_exercise("10.2")
+def _fastest_device(exercise: str, answer: Any, *, rates: Mapping[str, float]) -> Verdict:
+    """The device with the highest estimated decode tokens/s."""
+    truth = max(rates, key=rates.__getitem__)
+    return Verdict(exercise, str(answer) == truth, f"{truth} decodes fastest: {rates[truth]:.0f} tokens/s (estimate).")
+
+
+@_exercise("10.3")
+def _four_vs_eight_bits(exercise: str, answer: Any, *, efficiency: float) -> Verdict:
+    """4-bit / 8-bit estimated tokens/s of Llama-3.2-1B on the Raspberry Pi 5 (within 2%)."""
+    from edgehelpers.devices import device
+    from edgehelpers.slm import BITS_8BIT_GROUP32, LLAMA_3_2_1B, estimate_on_device
+
+    pi5 = device("Raspberry Pi 5")
+    four = estimate_on_device(LLAMA_3_2_1B, pi5.bandwidth_gbs, efficiency)
+    eight = estimate_on_device(LLAMA_3_2_1B, pi5.bandwidth_gbs, efficiency, bits=BITS_8BIT_GROUP32,
+                               head_bits=BITS_8BIT_GROUP32)
+    truth = four.tokens_per_s / eight.tokens_per_s
+    return Verdict(exercise, _close(answer, truth, 0.02),
+                   f"4-bit: {four.tokens_per_s:.1f} tokens/s, 8-bit: {eight.tokens_per_s:.1f}: {truth:.2f}x.")

@@ -173,6 +173,7 @@ CHAPTER_NOTEBOOKS = {  # ledger chapter id -> the notebook that writes its rows
     "09-together": "09_putting_it_together.ipynb",
     "09b-ship": "09b_before_you_ship.ipynb",
     "09c-browser": "09c_browser.ipynb",
+    "10-slm": "10_small_language_models.ipynb",
 }
 ENGLISH = "English headlines (IndicNews-en, clean test split)"  # the task of chapters 0, 2-4, 6 and 9
 
@@ -205,8 +206,8 @@ def split_machines(rows: list[dict], machine: str | None = None) -> tuple[list[d
 
 
 def missing_chapters(rows: list[dict], *,
-                     skip: tuple[str, ...] = ("09-together", "09b-ship", "09c-browser")) -> dict[str, str]:
-    """{chapter id: notebook to run} for every chapter with no row in `rows` (9b runs before 9c)."""
+                     skip: tuple[str, ...] = ("09-together", "09b-ship", "09c-browser", "10-slm")) -> dict[str, str]:
+    """{chapter id: notebook to run} for every chapter with no row in `rows` (9b runs before 9c and 10)."""
     present = {r.get("chapter") for r in rows}
     return {c: nb for c, nb in CHAPTER_NOTEBOOKS.items() if c not in present and c not in skip}
 

