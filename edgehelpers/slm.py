@@ -81,10 +81,15 @@ def load_gguf(path: str | Path, dtype: Any = None) -> tuple[Any, Any]:
     return model.eval(), tokenizer
 
 
+def reference_dir() -> Path:
+    """Where the FP32 reference folder is cached (built or not)."""
+    return cache_dir("models") / f"smollm2-135m-instruct.{SMOLLM2_SHA256[:12]}.fp32"
+
+
 def reference_path() -> Path:
     """A cached Hugging Face folder (safetensors) of the dequantized model, made once from the GGUF file."""
     gguf = smollm2_gguf_path()
-    dest = cache_dir("models") / f"smollm2-135m-instruct.{SMOLLM2_SHA256[:12]}.fp32"
+    dest = reference_dir()
 
     def build(folder: Path) -> dict:
         model, tokenizer = load_gguf(gguf)

@@ -88,4 +88,4 @@ def test_build_facts_table_reads_the_recorded_build_and_measures_the_size(tmp_pa
 def test_build_facts_names_every_cached_model():
     from tools import build_facts
 
-    assert [target for target, _, _ in build_facts.cached_models()] == ["teacher", "conversions", "indic"]
+    assert [target for target, _, _ in build_facts.cached_models()] == ["teacher", "conversions", "indic", "slm", "slm", "slm"]

@@ -39,12 +39,18 @@ def cached_models() -> list[tuple[str, str, Path]]:
     from edgehelpers.convert import conversion_dir
     from edgehelpers.indic import indic_models_path
     from edgehelpers.models import teacher_path
+    from edgehelpers.slm import reference_dir
 
     return [("teacher", "the shared teacher (MiniLM fine-tuned on English headlines; chapters 0-6, 9)",
              teacher_path()),
             ("conversions", "the teacher for ExecuTorch, LiteRT and Core ML (chapter 6)",
              conversion_dir(teacher_path())),
-            ("indic", "chapter 8's e5 teachers and students", indic_models_path())]
+            ("indic", "chapter 8's e5 teachers and students", indic_models_path()),
+            ("slm", "chapter 10's SmolLM2-135M dequantized to FP32", reference_dir()),
+            ("slm", "chapter 10's SmolLM2-135M for ONNX Runtime GenAI (INT4)",
+             reference_dir().parent / f"{reference_dir().name}.ortgenai" / "int4"),
+            ("slm", "chapter 10's SmolLM2-135M for OpenVINO (stateful FP32 IR)",
+             reference_dir().parent / f"{reference_dir().name}.openvino" / "fp32")]
 
 
 def facts_table(models: list[tuple[str, str, Path]]) -> str:
