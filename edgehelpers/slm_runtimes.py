@@ -478,8 +478,3 @@ def fresh_start(name: str, ids: list[int], timeout_s: float = 300) -> dict:
         raise RuntimeError(f"loading {name} in a fresh process reported nothing")
     return reports[0]
 
-
-def folder_bytes(path: str | Path) -> int:
-    """Bytes of every file under `path` (a model folder's size on disk)."""
-    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
-
